@@ -1,0 +1,59 @@
+"""tasklife: the lifecycle of a remote browser-automation task, as a pure, typed domain core.
+
+``import tasklife`` loads only the domain (``attrs`` and ``transitions``); HTTP transports and
+the local server live behind the ``http`` and ``server`` extras.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from tasklife.errors import (
+    CannotResumeStoppedTask,
+    InvalidTaskData,
+    InvalidTransition,
+    ListenerError,
+    ReconcileConflict,
+    StaleTransition,
+    TaskConflict,
+    TaskLifeError,
+    TaskNotRunning,
+)
+from tasklife.lifecycle import LIFECYCLE, TABLE, Action, Lifecycle, Listener, Rule, TaskStatus
+from tasklife.task import (
+    Clock,
+    Origin,
+    PreparedTransition,
+    Task,
+    TransitionRecord,
+    utc_now,
+)
+
+try:
+    __version__ = version("tasklife")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "LIFECYCLE",
+    "TABLE",
+    "Action",
+    "CannotResumeStoppedTask",
+    "Clock",
+    "InvalidTaskData",
+    "InvalidTransition",
+    "Lifecycle",
+    "Listener",
+    "ListenerError",
+    "Origin",
+    "PreparedTransition",
+    "ReconcileConflict",
+    "Rule",
+    "StaleTransition",
+    "Task",
+    "TaskConflict",
+    "TaskLifeError",
+    "TaskNotRunning",
+    "TaskStatus",
+    "TransitionRecord",
+    "__version__",
+    "utc_now",
+]

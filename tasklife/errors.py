@@ -1,0 +1,161 @@
+"""Every error tasklife raises, under one root.
+
+::
+
+    TaskLifeError
+    ├── InvalidTaskData (ValueError)      bad input data; names the offending field
+    ├── InvalidTransition                 the table forbids this action from this status
+    │   └── CannotResumeStoppedTask       resume of a stopped task: create a new task instead
+    ├── TaskNotRunning                    progress reported for a task that is not running
+    ├── TaskConflict                      two views of one task disagree; nothing was changed
+    │   ├── StaleTransition               a prepared transition whose task has moved on
+    │   └── ReconcileConflict             a remote status the local task cannot legally reach
+    └── ListenerError                     a listener raised; the transition stays committed
+
+Adapters add their own branches under ``TaskLifeError`` (``tasklife.transports`` and
+``tasklife.store``). Every error carries structured fields beside its message, and no
+message ever contains a credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tasklife.lifecycle import Action, TaskStatus
+    from tasklife.task import TransitionRecord
+
+__all__ = [
+    "CannotResumeStoppedTask",
+    "InvalidTaskData",
+    "InvalidTransition",
+    "ListenerError",
+    "ReconcileConflict",
+    "StaleTransition",
+    "TaskConflict",
+    "TaskLifeError",
+    "TaskNotRunning",
+]
+
+
+class TaskLifeError(Exception):
+    """The root of every error tasklife raises."""
+
+
+class InvalidTaskData(TaskLifeError, ValueError):
+    """Input data that cannot describe a valid task; ``field`` is the path to the bad value."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.field, self.problem))
+
+
+class InvalidTransition(TaskLifeError):
+    """The lifecycle table does not allow ``action`` from the task's current ``status``.
+
+    Nothing was changed: status, history and version are exactly as they were.
+    """
+
+    def __init__(
+        self, task_id: str, status: TaskStatus, action: Action, allowed: Sequence[Action]
+    ) -> None:
+        self.task_id = task_id
+        self.status = status
+        self.action = action
+        self.allowed = tuple(allowed)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        if self.status.is_terminal:
+            why = f"it is {self.status}, a terminal status that nothing leaves"
+        else:
+            options = ", ".join(a.value for a in self.allowed)
+            why = f"it is {self.status}; allowed from {self.status}: {options}"
+        return f"cannot {self.action} task {self.task_id!r}: {why}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.task_id, self.status, self.action, self.allowed))
+
+
+class CannotResumeStoppedTask(InvalidTransition):
+    """Resume was asked of a stopped task. Stopping is irreversible: create a new task."""
+
+    def _message(self) -> str:
+        return (
+            f"cannot resume task {self.task_id!r}: it was stopped, and a stopped task can never "
+            "be resumed. Only paused tasks can be resumed; create a new task instead."
+        )
+
+
+class TaskNotRunning(TaskLifeError):
+    """Progress (a step) was reported for a task that is not running."""
+
+    def __init__(self, task_id: str, status: TaskStatus) -> None:
+        self.task_id = task_id
+        self.status = status
+        super().__init__(
+            f"task {task_id!r} is {status}: steps are only taken while a task is running"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.task_id, self.status))
+
+
+class TaskConflict(TaskLifeError):
+    """Two views of the same task disagree in a way tasklife cannot settle; nothing was changed."""
+
+
+class StaleTransition(TaskConflict):
+    """A prepared transition was committed after the task had already moved on."""
+
+    def __init__(self, task_id: str, expected_version: int, actual_version: int) -> None:
+        self.task_id = task_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"task {task_id!r} changed while the transition was in flight "
+            f"(prepared at version {expected_version}, now at version {actual_version})"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.task_id, self.expected_version, self.actual_version))
+
+
+class ReconcileConflict(TaskConflict):
+    """The remote reports a status the local task cannot reach through the lifecycle table."""
+
+    def __init__(self, task_id: str, local: TaskStatus, remote: TaskStatus) -> None:
+        self.task_id = task_id
+        self.local = local
+        self.remote = remote
+        super().__init__(
+            f"task {task_id!r} is {local} locally but {remote} remotely, and no sequence of "
+            f"actions leads from {local} to {remote}; the local task was left unchanged"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.task_id, self.local, self.remote))
+
+
+class ListenerError(TaskLifeError):
+    """One or more listeners raised. The transition in ``record`` is committed regardless.
+
+    Every listener was still called; ``errors`` holds what each failing one raised, in order.
+    """
+
+    def __init__(self, record: TransitionRecord, errors: Sequence[Exception]) -> None:
+        self.record = record
+        self.errors = tuple(errors)
+        names = ", ".join(type(e).__name__ for e in self.errors)
+        super().__init__(
+            f"{len(self.errors)} listener(s) raised ({names}) after {record.action} was "
+            f"committed as record {record.seq}; the transition stands"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.record, self.errors))
