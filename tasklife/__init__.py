@@ -4,7 +4,7 @@
 the local server live behind the ``http`` and ``server`` extras.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib.metadata
 
 from tasklife.errors import (
     CannotResumeStoppedTask,
@@ -28,8 +28,8 @@ from tasklife.task import (
 )
 
 try:
-    __version__ = version("tasklife")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = importlib.metadata.version("tasklife")
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover - an uninstalled source tree
     __version__ = "0+unknown"
 
 __all__ = [

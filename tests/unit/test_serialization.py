@@ -1,0 +1,110 @@
+"""Task.to_dict and Task.from_dict: exact round trips, and every bad input named."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tasklife import InvalidTaskData, Task, TaskStatus
+from tasklife.task import SCHEMA_VERSION
+
+
+def sample() -> Task:
+    """A task with local and remote records, a reason and some progress."""
+    task = Task("task_1")
+    task.reconcile(TaskStatus.RUNNING)
+    task.advance(7)
+    task.pause()
+    task.resume()
+    task.fail("out of budget")
+    return task
+
+
+def mutated(change: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
+    data = copy.deepcopy(sample().to_dict())
+    change(data)
+    return data
+
+
+class TestToDict:
+    def test_round_trip_is_exact(self) -> None:
+        """from_dict(to_dict(t)) equals t, records and all."""
+        task = sample()
+        assert Task.from_dict(task.to_dict()) == task
+
+    def test_round_trip_through_json(self) -> None:
+        """The dict is JSON-safe and survives a trip through JSON text."""
+        task = sample()
+        assert Task.from_dict(json.loads(json.dumps(task.to_dict()))) == task
+
+    def test_shape(self) -> None:
+        """The dict carries a schema version and the API's plain strings."""
+        data = sample().to_dict()
+        assert data["schema_version"] == SCHEMA_VERSION
+        assert (data["status"], data["version"], data["steps"]) == ("failed", 4, 7)
+        assert type(data["status"]) is str
+        assert data["history"][0] == {
+            "seq": 1, "action": "start", "source": "created", "dest": "running",
+            "at": data["history"][0]["at"], "origin": "remote", "reason": None,
+        }  # fmt: skip
+        assert data["history"][0]["at"].endswith("+00:00")
+
+    def test_rehydrated_task_keeps_working(self) -> None:
+        """A rehydrated task accepts further actions and records them in sequence."""
+        task = Task.from_dict(Task("t").to_dict())
+        task.start()
+        assert [r.seq for r in task.history] == [1]
+
+
+BAD: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
+    ("missing-id", lambda d: d.pop("id"), "id"),
+    ("missing-history", lambda d: d.pop("history"), "history"),
+    ("schema-version", lambda d: d.update(schema_version=99), "schema_version"),
+    ("bool-steps", lambda d: d.update(steps=True), "steps"),
+    ("negative-steps", lambda d: d.update(steps=-1), "steps"),
+    ("str-version", lambda d: d.update(version="5"), "version"),
+    ("unknown-status", lambda d: d.update(status="sleeping"), "status"),
+    ("status-not-history-end", lambda d: d.update(status="stopped"), "status"),
+    ("bad-id", lambda d: d.update(id="a b"), "id"),
+    ("bad-created-at", lambda d: d.update(created_at="yesterday"), "created_at"),
+    ("naive-created-at", lambda d: d.update(created_at="2026-01-01T00:00:00"), "created_at"),
+    ("history-not-list", lambda d: d.update(history={}), "history"),
+    ("record-not-mapping", lambda d: d["history"].__setitem__(0, 7), "history[0]"),
+    ("version-mismatch", lambda d: d.update(version=3), "version"),
+    ("seq-gap", lambda d: d["history"][1].update(seq=3), "history[1].seq"),
+    ("broken-chain", lambda d: d["history"][2].update(source="running"), "history[2].source"),
+    ("illegal-rule", lambda d: d["history"][0].update(action="resume"), "history[0]"),
+    ("unknown-action", lambda d: d["history"][0].update(action="jump"), "history[0].action"),
+    ("missing-at", lambda d: d["history"][1].pop("at"), "history[1].at"),
+    ("bad-origin", lambda d: d["history"][1].update(origin="mars"), "history[1].origin"),
+    ("bad-reason", lambda d: d["history"][3].update(reason=5), "history[3].reason"),
+    ("bad-dest", lambda d: d["history"][3].update(dest=None), "history[3].dest"),
+]
+
+
+class TestFromDict:
+    @pytest.mark.parametrize(("change", "field"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+    def test_bad_input_names_the_field(
+        self, change: Callable[[dict[str, Any]], object], field: str
+    ) -> None:
+        """Each kind of bad input raises InvalidTaskData with the field's path."""
+        with pytest.raises(InvalidTaskData) as caught:
+            Task.from_dict(mutated(change))
+        assert caught.value.field == field
+
+    @pytest.mark.parametrize("data", [None, [], "task", 3], ids=repr)
+    def test_not_a_mapping(self, data: object) -> None:
+        """A value that is not a mapping at all is refused as a whole."""
+        with pytest.raises(InvalidTaskData) as caught:
+            Task.from_dict(data)  # type: ignore[arg-type]
+        assert caught.value.field == "$"
+
+    def test_timestamps_are_normalised_to_utc(self) -> None:
+        """A timestamp with another offset is read as the same instant in UTC."""
+        data = Task("t").to_dict()
+        data["created_at"] = "2026-01-01T02:00:00+02:00"
+        assert Task.from_dict(data).created_at.isoformat() == "2026-01-01T00:00:00+00:00"
