@@ -174,7 +174,7 @@ class Task:
 
     def can(self, action: Action) -> bool:
         """True when ``action`` would change the task's status now."""
-        return LIFECYCLE.target(self.status, Action(action)) is not None
+        return LIFECYCLE.target(self.status, _enum(Action, _ACTIONS, action, "action")) is not None
 
     def allowed_actions(self) -> tuple[Action, ...]:
         """The actions the lifecycle table allows from the current status."""

@@ -170,6 +170,11 @@ class TestActions:
         assert caught.value.field == "action"
         assert task.version == 1
 
+    def test_can_refuses_an_unknown_action(self) -> None:
+        """can() names an unknown action as bad data rather than answering False."""
+        with pytest.raises(InvalidTaskData, match="action"):
+            task_in(S.RUNNING).can("jump")  # type: ignore[arg-type]
+
     def test_bad_origin_changes_nothing(self) -> None:
         """An origin other than local or remote is refused before anything changes."""
         task = task_in(S.RUNNING)
