@@ -1,0 +1,45 @@
+"""``python -m bench [--quick] [--no-write] [--only AREA ...]``: run the benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench import domain
+from bench.report import Section, render
+
+AREAS: dict[str, Callable[..., Section]] = {"domain": domain.run}
+OUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen areas, print a summary and (unless ``--no-write``) write BENCHMARKS.md."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="few short rounds; no plots, no 1M")
+    parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
+    parser.add_argument("--only", nargs="+", choices=sorted(AREAS), help="run only these areas")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    sections: list[Section] = []
+    for name in args.only or AREAS:
+        print(f"== {name}", flush=True)
+        section = AREAS[name](quick=args.quick)
+        sections.append(section)
+        for v in section.verdicts:
+            print(f"   {v.name}: {v.figure} (target {v.target}): {v.outcome}", flush=True)
+    seconds = time.perf_counter() - started
+    command = "python -m bench" + (" --quick" if args.quick else "")
+    text = render(sections, command=command, quick=args.quick, seconds=seconds)
+    if args.no_write:
+        print(f"(--no-write: {OUT.name} left alone; {seconds:.0f} s)")
+    else:
+        OUT.write_text(text, encoding="utf-8")
+        print(f"wrote {OUT} ({seconds:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
