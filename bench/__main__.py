@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import domain
+from bench import domain, scaling
 from bench.report import Section, render
 
-AREAS: dict[str, Callable[..., Section]] = {"domain": domain.run}
+AREAS: dict[str, Callable[..., Section]] = {"domain": domain.run, "scaling": scaling.run}
 OUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 

@@ -67,18 +67,23 @@ def _calibrate(fn: Callable[[], object], batch_seconds: float) -> int:
 
 
 def interleaved(
-    contenders: Mapping[str, Callable[[], object]], *, rounds: int, batch_seconds: float
+    contenders: Mapping[str, Callable[[], object]],
+    *,
+    rounds: int,
+    batch_seconds: float,
+    numbers: int | None = None,
 ) -> dict[str, Stats]:
     """Seconds per call of each contender, over ``rounds`` rounds run interleaved.
 
     Each round runs every contender once, for about ``batch_seconds``; the order rotates from
     round to round so no contender always runs first (or always right after a heavy one).
+    ``numbers`` fixes the calls per round instead of calibrating to ``batch_seconds``.
     """
     names = list(contenders)
-    numbers = {name: _calibrate(contenders[name], batch_seconds) for name in names}
+    counts = {name: numbers or _calibrate(contenders[name], batch_seconds) for name in names}
     values: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(rounds):
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
-            values[name].append(per_op(contenders[name], numbers[name]))
+            values[name].append(per_op(contenders[name], counts[name]))
     return {name: Stats(tuple(v)) for name, v in values.items()}
