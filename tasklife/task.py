@@ -340,6 +340,10 @@ class Task:
         not chain from ``created`` through legal transitions to ``status``, a version that is
         not the history's length) raises ``InvalidTaskData`` naming the field's path.
         """
+        if type(data) is dict:
+            task = _load_plain(cls, data, clock)
+            if task is not None:
+                return task
         if not isinstance(data, Mapping):
             raise InvalidTaskData("$", f"must be a mapping, not {type(data).__name__}")
         if _field(data, "schema_version", int, "") != SCHEMA_VERSION:
@@ -431,6 +435,98 @@ class Task:
                 errors.append(error)
         if errors:
             raise ListenerError(record, errors)
+
+
+TaskT = TypeVar("TaskT", bound=Task)
+
+
+def _load_plain(cls: type[TaskT], data: dict[str, Any], clock: Clock) -> TaskT | None:
+    """``from_dict``'s fast path for a valid dict of exactly the shape ``to_dict`` writes.
+
+    It accepts only plain ``str``/``int``/``list``/``dict`` values and UTC timestamps, and
+    returns None at the first thing it does not like (the full path then validates again
+    and raises the precise ``InvalidTaskData``), so it never accepts what the full path
+    refuses nor builds anything different from it.
+    """
+    try:
+        task_id = data["id"]
+        status = data["status"]
+        version = data["version"]
+        steps = data["steps"]
+        created = data["created_at"]
+        raw_history = data["history"]
+        schema = data["schema_version"]
+        if not (
+            type(schema) is int
+            and schema == SCHEMA_VERSION
+            and type(task_id) is str
+            and 0 < len(task_id) <= MAX_ID_LENGTH
+            and task_id.isprintable()
+            and " " not in task_id
+            and type(status) is str
+            and type(version) is int
+            and type(steps) is int
+            and steps >= 0
+            and type(created) is str
+            and type(raw_history) is list
+            and version == len(raw_history)
+        ):
+            return None
+        created_at = datetime.fromisoformat(created)
+        if created_at.tzinfo is not UTC:
+            return None
+        history: list[TransitionRecord] = []
+        current = LIFECYCLE.initial
+        target = LIFECYCLE.target
+        for seq, raw in enumerate(raw_history, 1):
+            if type(raw) is not dict:
+                return None
+            action = raw["action"]
+            source = raw["source"]
+            dest = raw["dest"]
+            at = raw["at"]
+            origin = raw["origin"]
+            reason = raw.get("reason")
+            if not (
+                raw["seq"] == seq
+                and type(raw["seq"]) is int
+                and type(action) is str
+                and type(source) is str
+                and type(dest) is str
+                and type(at) is str
+                and type(origin) is str
+                and origin in _ORIGINS
+                and (reason is None or type(reason) is str)
+                and _STATUSES.get(source) is current
+            ):
+                return None
+            member = _ACTIONS.get(action)
+            dest_member = _STATUSES.get(dest)
+            if member is None or dest_member is None or target(current, member) is not dest_member:
+                return None
+            stamp = datetime.fromisoformat(at)
+            if stamp.tzinfo is not UTC:
+                return None
+            history.append(
+                TransitionRecord(
+                    seq, member, current, dest_member, stamp, cast("Origin", origin), reason
+                )
+            )
+            current = dest_member
+        if _STATUSES.get(status) is not current:
+            return None
+    except (KeyError, TypeError, ValueError):
+        return None
+    task = cls.__new__(cls)
+    task.id = task_id
+    task.status = current
+    task.steps = steps
+    task.created_at = created_at
+    task._history = history
+    task._clock = clock
+    task._lock = threading.RLock()
+    task._listeners = ()
+    return task
 
 
 def _restore(cls: type[Task], data: Mapping[str, Any]) -> Task:
