@@ -94,11 +94,12 @@ class TransitionRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict; ``at`` is an ISO 8601 string in UTC."""
+        # ``_value_`` is the member's plain str; ``.value`` is a descriptor call costing more.
         return {
             "seq": self.seq,
-            "action": self.action.value,
-            "source": self.source.value,
-            "dest": self.dest.value,
+            "action": self.action._value_,
+            "source": self.source._value_,
+            "dest": self.dest._value_,
             "at": self.at.isoformat(),
             "origin": self.origin,
             "reason": self.reason,
@@ -325,7 +326,7 @@ class Task:
             return {
                 "schema_version": SCHEMA_VERSION,
                 "id": self.id,
-                "status": self.status.value,
+                "status": self.status._value_,
                 "version": len(self._history),
                 "steps": self.steps,
                 "created_at": self.created_at.isoformat(),
