@@ -1,0 +1,331 @@
+"""``create_app``: the Browser Use v1-compatible FastAPI app over a ``TaskStore``.
+
+Endpoints (all but ``/api/v1/ping`` need ``Authorization: Bearer <key>``):
+
+======  =====================================  ==================================================
+PUT     /api/v1/pause-task?task_id=            200 ``{}``
+PUT     /api/v1/resume-task?task_id=           200 ``{}``
+PUT     /api/v1/stop-task?task_id=             200 ``{}`` (also on an already terminal task)
+POST    /api/v1/run-task                       200 ``{"id": "task_..."}``; the task starts running
+GET     /api/v1/task/{task_id}                 the v1 task view
+GET     /api/v1/task/{task_id}/status          a bare JSON string, e.g. ``"paused"``
+GET     /api/v1/tasks?page=1&limit=10          newest first, ``limit`` at most 100
+GET     /api/v1/ping                           ``{"status": "ok"}`` (no key needed)
+POST    /emulator/v1/task/{task_id}/advance    ``?steps=N``: N steps of progress (running only)
+POST    /emulator/v1/task/{task_id}/finish     finish a running task now
+POST    /emulator/v1/task/{task_id}/fail       ``?reason=``: fail the task now
+GET     /emulator/v1/task/{task_id}/history    every transition record, version and revision
+======  =====================================  ==================================================
+
+The ``/emulator/v1`` endpoints do not exist on the real service; they drive the simulated
+execution deterministically (with ``step_seconds=0`` nothing moves by itself).
+
+Errors: an unknown task, or another key's task, is 404 ``{"detail": "Task not found"}``; an
+action the lifecycle refuses is 409 with the domain error's message; a missing or wrong key is
+401; invalid parameters (a missing ``task_id``, an id that is no valid task id, ...) are 422 in
+the pydantic-v1 shape ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``; a body over
+``max_body_bytes`` is 413; a store that cannot be written is 503.
+
+Endpoints are ``async def`` and call the store inline: each does a few microsecond-sized
+SQLite statements, which costs far less than handing the request to a worker thread (measured:
+see the report in the package docstring of ``tasklife.server``).
+"""
+
+import hashlib
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from tasklife.errors import InvalidTaskData, InvalidTransition, TaskNotRunning
+from tasklife.lifecycle import Action
+from tasklife.server.middleware import DEFAULT_MAX_BODY_BYTES, RequestGuard
+from tasklife.server.service import (
+    DEFAULT_MAX_AGENT_STEPS,
+    MAX_AGENT_STEPS_LIMIT,
+    TaskNotFound,
+    TaskService,
+    Ticker,
+)
+from tasklife.server.validation import v1_errors
+from tasklife.server.views import history_view, page_view, summary_view, task_view
+from tasklife.store import StoreConflict, StoreError, TaskStore
+from tasklife.task import Clock, check_id, utc_now
+
+__all__ = ["create_app", "key_fingerprint"]
+
+_EMPTY: Final = b"{}"
+_JSON: Final = "application/json"
+_UNAUTHORIZED: Final = b'{"detail":"Missing or invalid API key"}'
+_NOT_FOUND: Final = {"detail": "Task not found"}
+
+
+def key_fingerprint(api_key: str) -> str:
+    """The owner id stored for tasks created with ``api_key``: its SHA-256, in hex."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+class _Unauthorized(Exception):
+    """No valid bearer key came with the request."""
+
+
+class _BadParameter(Exception):
+    """A parameter FastAPI accepted but the domain refuses (a malformed task id)."""
+
+    def __init__(self, loc: tuple[str, ...], error: InvalidTaskData) -> None:
+        self.loc = loc
+        self.error = error
+
+
+class RunTaskRequest(BaseModel):
+    """The v1 run-task body; fields the emulator has no use for are accepted and dropped.
+
+    ``secrets`` are accepted for compatibility and never stored.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    task: str = Field(min_length=1, description="What the agent should do.")
+    llm_model: str = "gpt-4o"
+    max_agent_steps: int = Field(DEFAULT_MAX_AGENT_STEPS, ge=1, le=MAX_AGENT_STEPS_LIMIT)
+    metadata: dict[str, str] | None = Field(None, max_length=10)
+    secrets: dict[str, str] | None = None
+    allowed_domains: list[str] | None = None
+
+
+def create_app(
+    store: TaskStore,
+    api_keys: str | Iterable[str],
+    *,
+    step_seconds: float = 1.0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    access_log: bool = False,
+    clock: Clock = utc_now,
+) -> FastAPI:
+    """A FastAPI app serving the Browser Use v1 task API from ``store``.
+
+    ``api_keys`` are the accepted bearer keys; each key sees only the tasks created with it.
+    ``step_seconds`` is the simulated execution's pace (one step per running task per tick);
+    0 turns it off, leaving the ``/emulator/v1`` endpoints to move tasks. The ticker runs in
+    the app's lifespan, so a host that mounts this app must run its lifespan (or call
+    ``app.state.service.tick()`` itself). The caller owns ``store`` and closes it.
+    """
+    keys: list[object] = [api_keys] if isinstance(api_keys, str) else list(api_keys)
+    if not keys or not all(isinstance(k, str) and k.strip() for k in keys):
+        raise InvalidTaskData("api_keys", "must hold at least one key, and no empty key")
+    if not step_seconds >= 0:
+        raise InvalidTaskData("step_seconds", f"must be 0 or more, not {step_seconds!r}")
+    if type(max_body_bytes) is not int or max_body_bytes < 0:
+        raise InvalidTaskData("max_body_bytes", f"must be a non-negative int: {max_body_bytes!r}")
+    owner = _authenticator([str(k) for k in keys])
+    service = TaskService(store, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ticker = Ticker(service, step_seconds) if step_seconds > 0 else None
+        if ticker is not None:
+            ticker.start()
+        try:
+            yield
+        finally:
+            if ticker is not None:
+                ticker.stop()
+
+    app = FastAPI(
+        title="tasklife",
+        summary="A local Browser Use Cloud API v1-compatible server built on the tasklife core.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.include_router(_api(service, owner))
+    app.include_router(_emulator(service, owner))
+    _install_error_handlers(app)
+    app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes, access_log=access_log)
+    return app
+
+
+def _authenticator(keys: list[str]) -> Callable[[Request], Awaitable[str]]:
+    """A dependency returning the request's owner: the fingerprint of its bearer key."""
+    owners = tuple((key.encode(), key_fingerprint(key)) for key in keys)
+
+    async def owner(request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _Unauthorized
+        given = token.encode("latin-1")
+        found = ""
+        for key, fingerprint in owners:  # every key, each in constant time
+            if hmac.compare_digest(given, key):
+                found = fingerprint
+        if not found:
+            raise _Unauthorized
+        return found
+
+    return owner
+
+
+def _api(service: TaskService, owner: Callable[[Request], Awaitable[str]]) -> APIRouter:
+    """The Browser Use v1 endpoints."""
+    router = APIRouter(prefix="/api/v1")
+    authed = Annotated[str, Depends(owner)]
+    query_id = Annotated[str, Query(description="ID of the task")]
+
+    def act(who: str, task_id: str, action: Action) -> Response:
+        service.act(who, _task_id(task_id, "query"), action)
+        return Response(_EMPTY, media_type=_JSON)
+
+    @router.put("/pause-task")
+    async def pause_task(task_id: query_id, who: authed) -> Response:
+        """Pause a running task; its step counter is kept."""
+        return act(who, task_id, Action.PAUSE)
+
+    @router.put("/resume-task")
+    async def resume_task(task_id: query_id, who: authed) -> Response:
+        """Resume a paused task from the step where it was paused; a stopped task is 409."""
+        return act(who, task_id, Action.RESUME)
+
+    @router.put("/stop-task")
+    async def stop_task(task_id: query_id, who: authed) -> Response:
+        """Stop a task irreversibly; on an already finished, failed or stopped task, a no-op."""
+        return act(who, task_id, Action.STOP)
+
+    @router.post("/run-task")
+    async def run_task(body: RunTaskRequest, who: authed) -> JSONResponse:
+        """Create a task; it starts running at once."""
+        record = service.run_task(
+            who,
+            body.task,
+            llm_model=body.llm_model,
+            max_agent_steps=body.max_agent_steps,
+            metadata=body.metadata,
+        )
+        return JSONResponse({"id": record.id})
+
+    @router.get("/task/{task_id}")
+    async def get_task(task_id: str, who: authed) -> JSONResponse:
+        """The v1 task view, with one step object per step taken."""
+        return JSONResponse(service.read(who, _task_id(task_id, "path"), task_view))
+
+    @router.get("/task/{task_id}/status")
+    async def get_task_status(task_id: str, who: authed) -> Response:
+        """The task's status as a bare JSON string."""
+        status = service.status(who, _task_id(task_id, "path"))
+        return Response(f'"{status.value}"'.encode(), media_type=_JSON)
+
+    @router.get("/tasks")
+    async def list_tasks(
+        who: authed,
+        page: Annotated[int, Query(ge=1)] = 1,
+        limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> JSONResponse:
+        """The key's tasks, newest first."""
+        found = service.page(who, page, limit)
+        items = [summary_view(item) for item in found.items]
+        return JSONResponse(page_view(items, found.total, page, limit))
+
+    @router.get("/ping")
+    async def ping() -> JSONResponse:
+        """Liveness: answers without a key."""
+        return JSONResponse({"status": "ok"})
+
+    return router
+
+
+def _emulator(service: TaskService, owner: Callable[[Request], Awaitable[str]]) -> APIRouter:
+    """The emulator-only endpoints that move the simulated execution by hand."""
+    router = APIRouter(prefix="/emulator/v1", tags=["emulator"])
+    authed = Annotated[str, Depends(owner)]
+
+    @router.post("/task/{task_id}/advance")
+    async def emulator_advance(
+        task_id: str,
+        who: authed,
+        steps: Annotated[int, Query(ge=1, le=MAX_AGENT_STEPS_LIMIT)] = 1,
+    ) -> JSONResponse:
+        """Take ``steps`` steps now (running tasks only); the task finishes at its limit."""
+        return JSONResponse(service.advance(who, _task_id(task_id, "path"), steps))
+
+    @router.post("/task/{task_id}/finish")
+    async def emulator_finish(task_id: str, who: authed) -> JSONResponse:
+        """Finish a running task now."""
+        return JSONResponse(service.finish(who, _task_id(task_id, "path")))
+
+    @router.post("/task/{task_id}/fail")
+    async def emulator_fail(
+        task_id: str,
+        who: authed,
+        reason: Annotated[str | None, Query(max_length=1000)] = None,
+    ) -> JSONResponse:
+        """Fail a created, running or paused task now."""
+        return JSONResponse(service.fail(who, _task_id(task_id, "path"), reason))
+
+    @router.get("/task/{task_id}/history")
+    async def emulator_history(task_id: str, who: authed) -> JSONResponse:
+        """The task's transition records, version and store revision."""
+        return JSONResponse(service.read(who, _task_id(task_id, "path"), history_view))
+
+    return router
+
+
+def _task_id(value: str, where: str) -> str:
+    try:
+        return check_id(value, "task_id")
+    except InvalidTaskData as error:
+        raise _BadParameter((where, "task_id"), error) from None
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def detail(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"detail": message}, status_code=status)
+
+    async def validation(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for it
+        return JSONResponse({"detail": v1_errors(error.errors())}, status_code=422)
+
+    async def bad_parameter(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, _BadParameter)  # noqa: S101 - registered for it
+        body = [{"loc": list(error.loc), "msg": error.error.problem, "type": "value_error"}]
+        return JSONResponse({"detail": body}, status_code=422)
+
+    async def invalid(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, InvalidTaskData)  # noqa: S101 - registered for it
+        body = [{"loc": error.field.split("."), "msg": error.problem, "type": "value_error"}]
+        return JSONResponse({"detail": body}, status_code=422)
+
+    async def unauthorized(request: Request, error: Exception) -> Response:
+        return Response(
+            _UNAUTHORIZED,
+            status_code=401,
+            media_type=_JSON,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    async def not_found(request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse(_NOT_FOUND, status_code=404)
+
+    async def refused(request: Request, error: Exception) -> JSONResponse:
+        return detail(409, str(error))
+
+    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+        return detail(503, "The task store is unavailable; try again")
+
+    handlers: dict[type[Exception], Any] = {
+        RequestValidationError: validation,
+        _BadParameter: bad_parameter,
+        InvalidTaskData: invalid,
+        _Unauthorized: unauthorized,
+        TaskNotFound: not_found,
+        InvalidTransition: refused,
+        TaskNotRunning: refused,
+        StoreConflict: refused,
+        StoreError: unavailable,
+    }
+    for kind, handler in handlers.items():
+        app.add_exception_handler(kind, handler)

@@ -1,0 +1,312 @@
+"""``TaskService``: the server's use cases, as plain Python (no HTTP, no FastAPI).
+
+Every state change is a ``tasklife.Task`` action on a task loaded from the store, followed by
+a save: load, act, save. The service holds no lifecycle logic of its own; what the lifecycle
+table refuses, the task refuses (and the HTTP layer maps the domain error to a status code).
+
+Concurrency. Within one process, changes to one task are serialised by a striped lock, so
+threads never race each other on a task; across processes (two servers on one SQLite file)
+the store's optimistic revision check catches the race and the whole load-act-save is retried
+up to ``max_attempts`` times before ``StoreConflict`` reaches the caller. The service keeps the
+last saved record of recently used tasks and reuses it while the store's revision is unchanged,
+so a request costs one small read and one short write transaction, however long the task's
+history has grown.
+
+Simulated execution. A task starts right after it is created (``start``, origin ``remote``).
+``tick()`` advances every running task by one step and finishes those that reach their
+``max_agent_steps``; ``Ticker`` calls it every ``step_seconds`` from one background thread
+for the whole service. Client actions are recorded with origin ``local``; what the simulated
+service does by itself (start, finish, fail) with origin ``remote``, mirroring the lifecycle
+table's "who" column.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+from tasklife.errors import InvalidTaskData, InvalidTransition, TaskLifeError, TaskNotRunning
+from tasklife.lifecycle import Action, TaskStatus
+from tasklife.store import StoreConflict, StoredTask, TaskPage, TaskStore
+from tasklife.task import Clock, Task, check_id, utc_now
+
+__all__ = [
+    "DEFAULT_MAX_AGENT_STEPS",
+    "MAX_AGENT_STEPS_LIMIT",
+    "TaskNotFound",
+    "TaskService",
+    "Ticker",
+    "new_task_id",
+]
+
+DEFAULT_MAX_AGENT_STEPS: Final = 75
+MAX_AGENT_STEPS_LIMIT: Final = 200
+_STRIPES: Final = 64
+_CLIENT_ACTIONS: Final = frozenset({Action.PAUSE, Action.RESUME, Action.STOP})
+
+T = TypeVar("T")
+log = logging.getLogger("tasklife.server")
+
+
+class TaskNotFound(TaskLifeError, LookupError):
+    """No task with this id belongs to the caller (another owner's task is "not found" too)."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(f"task {task_id!r} not found")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.task_id,))
+
+
+def new_task_id() -> str:
+    """A fresh, unguessable v1-style task id: ``task_`` and 32 hex digits."""
+    return f"task_{secrets.token_hex(16)}"
+
+
+class TaskService:
+    """The server's use cases over a ``TaskStore``; safe to call from many threads."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        *,
+        clock: Clock = utc_now,
+        max_attempts: int = 8,
+        cache_size: int = 10_000,
+        new_id: Callable[[], str] = new_task_id,
+    ) -> None:
+        if type(max_attempts) is not int or max_attempts < 1:
+            raise InvalidTaskData("max_attempts", f"must be a positive integer: {max_attempts!r}")
+        self.store = store
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._cache_size = cache_size
+        self._new_id = new_id
+        self._stripes = tuple(threading.Lock() for _ in range(_STRIPES))
+        self._cache: dict[str, StoredTask] = {}
+        self._cache_lock = threading.Lock()
+
+    # use cases ---------------------------------------------------------------------------
+
+    def run_task(
+        self,
+        owner: str,
+        text: str,
+        *,
+        llm_model: str = "gpt-4o",
+        max_agent_steps: int = DEFAULT_MAX_AGENT_STEPS,
+        metadata: dict[str, str] | None = None,
+    ) -> StoredTask:
+        """Create a task for ``owner`` and start it, as the service does after run-task."""
+        task = Task(self._new_id(), clock=self._clock)
+        task.apply(Action.START, origin="remote")
+        record = StoredTask(
+            task,
+            owner=owner,
+            text=text,
+            llm_model=llm_model,
+            max_agent_steps=max_agent_steps,
+            metadata=dict(metadata or {}),
+        )
+        self.store.add(record)
+        self._remember(record)
+        return record
+
+    def act(self, owner: str, task_id: str, action: Action) -> bool:
+        """Apply a client action (pause, resume, stop); False when it was a no-op.
+
+        Raises ``TaskNotFound``, the domain's ``InvalidTransition`` when the table refuses,
+        or ``StoreConflict`` when concurrent writers kept winning every attempt.
+        """
+        action = Action(action)
+        if action not in _CLIENT_ACTIONS:
+            raise InvalidTaskData("action", f"{action} is not a client action")
+
+        def change(record: StoredTask) -> bool:
+            changed = record.task.apply(action, origin="local")
+            _note_terminal(record)
+            return changed
+
+        return self._mutate(owner, task_id, change, save_if=lambda changed: changed)
+
+    def advance(self, owner: str | None, task_id: str, steps: int = 1) -> dict[str, Any]:
+        """Take ``steps`` steps of simulated progress; finishes the task at its step limit.
+
+        Steps beyond ``max_agent_steps`` are not taken. Raises ``TaskNotRunning`` unless the
+        task is running.
+        """
+        if type(steps) is not int or steps < 1:
+            raise InvalidTaskData("steps", f"must be a positive integer, not {steps!r}")
+
+        def change(record: StoredTask) -> dict[str, Any]:
+            task = record.task
+            if task.status is not TaskStatus.RUNNING:
+                raise TaskNotRunning(task.id, task.status)
+            room = record.max_agent_steps - task.steps
+            if room > 0:
+                task.advance(min(steps, room))
+            if task.steps >= record.max_agent_steps:
+                self._finish(record)
+            return summary(record)
+
+        return self._mutate(owner, task_id, change)
+
+    def finish(self, owner: str | None, task_id: str) -> dict[str, Any]:
+        """Finish a running task now, as if its agent had completed it."""
+
+        def change(record: StoredTask) -> dict[str, Any]:
+            self._finish(record)
+            return summary(record)
+
+        return self._mutate(owner, task_id, change)
+
+    def fail(self, owner: str | None, task_id: str, reason: str | None = None) -> dict[str, Any]:
+        """Fail a created, running or paused task now, recording ``reason``."""
+
+        def change(record: StoredTask) -> dict[str, Any]:
+            record.task.apply(Action.FAIL, origin="remote", reason=reason)
+            _note_terminal(record)
+            return summary(record)
+
+        return self._mutate(owner, task_id, change)
+
+    def read(self, owner: str | None, task_id: str, render: Callable[[StoredTask], T]) -> T:
+        """``render(record)`` of the task's current record, while no one changes it.
+
+        Raises ``TaskNotFound`` if the task is missing or not ``owner``'s.
+        """
+        check_id(task_id, "task_id")
+        with self._stripe(task_id):
+            return render(self._load(owner, task_id))
+
+    def status(self, owner: str, task_id: str) -> TaskStatus:
+        """The task's current status (one small read)."""
+        status = self.store.status(task_id, owner)
+        if status is None:
+            raise TaskNotFound(task_id)
+        return status
+
+    def page(self, owner: str, page: int, limit: int) -> TaskPage:
+        """One page of ``owner``'s tasks, newest first."""
+        return self.store.page(owner, page, limit)
+
+    def tick(self) -> int:
+        """Advance every running task by one step; returns how many moved."""
+        moved = 0
+        for task_id in self.store.ids_with_status(TaskStatus.RUNNING):
+            try:
+                self.advance(None, task_id)
+            except (TaskNotRunning, TaskNotFound, StoreConflict):
+                continue  # paused, stopped or changed elsewhere since the listing
+            moved += 1
+        return moved
+
+    # internals ---------------------------------------------------------------------------
+
+    def _finish(self, record: StoredTask) -> None:
+        record.task.apply(Action.FINISH, origin="remote")
+        record.output = (
+            f"Simulated result after {record.task.steps} step(s) for the task: {record.text}"
+        )
+        _note_terminal(record)
+
+    def _stripe(self, task_id: str) -> threading.Lock:
+        return self._stripes[hash(task_id) % _STRIPES]
+
+    def _load(self, owner: str | None, task_id: str) -> StoredTask:
+        revision = self.store.revision(task_id, owner)
+        if revision is None:
+            raise TaskNotFound(task_id)
+        cached = self._cache.get(task_id)
+        if cached is not None and cached.revision == revision:
+            return cached
+        record = self.store.get(task_id, owner)
+        if record is None:
+            raise TaskNotFound(task_id)
+        self._remember(record)
+        return record
+
+    def _mutate(
+        self,
+        owner: str | None,
+        task_id: str,
+        change: Callable[[StoredTask], T],
+        save_if: Callable[[T], bool] = lambda _: True,
+    ) -> T:
+        check_id(task_id, "task_id")
+        conflict: StoreConflict | None = None
+        for _ in range(self._max_attempts):
+            with self._stripe(task_id):
+                record = self._load(owner, task_id)
+                try:
+                    result = change(record)
+                    if save_if(result):
+                        self.store.save(record)
+                except (InvalidTransition, TaskNotRunning):
+                    raise  # the domain refused: the task is exactly as loaded
+                except StoreConflict as error:
+                    self._forget(task_id)
+                    conflict = error
+                    continue
+                except BaseException:
+                    self._forget(task_id)
+                    raise
+                return result
+        assert conflict is not None  # noqa: S101 - the loop ran at least once
+        raise conflict
+
+    def _remember(self, record: StoredTask) -> None:
+        with self._cache_lock:
+            cache = self._cache
+            cache[record.id] = record
+            if len(cache) > self._cache_size:
+                del cache[next(iter(cache))]
+
+    def _forget(self, task_id: str) -> None:
+        with self._cache_lock:
+            self._cache.pop(task_id, None)
+
+
+def _note_terminal(record: StoredTask) -> None:
+    """Stamp ``finished_at`` with the time of the transition that made the task terminal."""
+    task = record.task
+    if task.is_terminal and record.finished_at is None and task.version:
+        record.finished_at = task.history[-1].at
+
+
+class Ticker:
+    """One background thread that calls ``service.tick()`` every ``interval`` seconds."""
+
+    def __init__(self, service: TaskService, interval: float) -> None:
+        if not interval > 0:
+            raise InvalidTaskData("interval", f"must be a positive number, not {interval!r}")
+        self._service = service
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tasklife-ticker", daemon=True)
+
+    def start(self) -> None:
+        """Start ticking."""
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop ticking and wait for the thread to end."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._service.tick()
+            except Exception:
+                log.exception("the simulated execution tick failed; ticking on")
+
+
+def summary(record: StoredTask) -> dict[str, Any]:
+    """A short dict for logs and the emulator endpoints."""
+    return {"id": record.id, "status": record.task.status.value, "steps": record.task.steps}
