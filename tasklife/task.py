@@ -219,7 +219,8 @@ class Task:
 
         Raises ``InvalidTransition`` (and changes nothing) when the table forbids it.
         """
-        action = _enum(Action, _ACTIONS, action, "action")
+        if type(action) is not Action:
+            action = _enum(Action, _ACTIONS, action, "action")
         with self._lock:
             status = self.status
             if LIFECYCLE.target(status, action) is None:
@@ -378,6 +379,8 @@ class Task:
 
     def _now(self) -> datetime:
         at: object = self._clock()
+        if type(at) is datetime and at.tzinfo is UTC:  # the default clock's answer, as is
+            return at
         if not isinstance(at, datetime) or at.utcoffset() is None:
             raise InvalidTaskData("clock", f"must return an aware datetime, not {at!r}")
         return at if at.utcoffset() == _ZERO and at.tzinfo is UTC else at.astimezone(UTC)
