@@ -442,6 +442,12 @@ class Task:
 
 
 TaskT = TypeVar("TaskT", bound=Task)
+_LINKS: Final = {
+    (source.value, rule.action.value, rule.dest.value): (rule.action, rule.dest)
+    for rule in LIFECYCLE.table
+    for source in rule.sources
+}
+"""Each legal history record's (source, action, dest) strings -> its members."""
 
 
 def _load_plain(cls: type[TaskT], data: dict[str, Any], clock: Clock) -> TaskT | None:
@@ -481,42 +487,31 @@ def _load_plain(cls: type[TaskT], data: dict[str, Any], clock: Clock) -> TaskT |
             return None
         history: list[TransitionRecord] = []
         current = LIFECYCLE.initial
-        target = LIFECYCLE.target
         for seq, raw in enumerate(raw_history, 1):
             if type(raw) is not dict:
                 return None
-            action = raw["action"]
             source = raw["source"]
-            dest = raw["dest"]
             at = raw["at"]
             origin = raw["origin"]
             reason = raw.get("reason")
+            link = _LINKS.get((source, raw["action"], raw["dest"]))
             if not (
-                raw["seq"] == seq
+                link is not None
+                and source == current
+                and raw["seq"] == seq
                 and type(raw["seq"]) is int
-                and type(action) is str
-                and type(source) is str
-                and type(dest) is str
                 and type(at) is str
                 and type(origin) is str
                 and origin in _ORIGINS
                 and (reason is None or type(reason) is str)
-                and _STATUSES.get(source) is current
             ):
-                return None
-            member = _ACTIONS.get(action)
-            dest_member = _STATUSES.get(dest)
-            if member is None or dest_member is None or target(current, member) is not dest_member:
                 return None
             stamp = datetime.fromisoformat(at)
             if stamp.tzinfo is not UTC:
                 return None
-            history.append(
-                TransitionRecord(
-                    seq, member, current, dest_member, stamp, cast("Origin", origin), reason
-                )
-            )
-            current = dest_member
+            where: Origin = "local" if origin == "local" else "remote"
+            history.append(TransitionRecord(seq, link[0], current, link[1], stamp, where, reason))
+            current = link[1]
         if _STATUSES.get(status) is not current:
             return None
     except (KeyError, TypeError, ValueError):
