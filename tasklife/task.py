@@ -418,17 +418,19 @@ class Task:
 
     def _committed(self, details: Mapping[str, Any]) -> None:
         """Called by the lifecycle machine once it has moved ``status``: record the change."""
-        self._history.append(
-            TransitionRecord(
-                len(self._history) + 1,
-                details["action"],
-                details["source"],
-                self.status,
-                details["at"],
-                details["origin"],
-                details["reason"],
-            )
+        record = TransitionRecord(
+            len(self._history) + 1,
+            details["action"],
+            details["source"],
+            self.status,
+            details["at"],
+            details["origin"],
+            details["reason"],
         )
+        if self._history:
+            self._history.append(record)
+        else:  # an exact-size list: append would reserve room for four (24 bytes per task)
+            self._history = [record]
 
     def _notify(self, record: TransitionRecord) -> None:
         errors: list[Exception] = []
