@@ -152,7 +152,7 @@ class _Transition(Transition):
         dest = machine.states[cast("str", self.dest)]
         for func in source.on_exit:
             machine.callback(func, event_data)
-        machine.set_state(dest, event_data.model)
+        setattr(event_data.model, machine.model_attribute, dest.value)  # = set_state, one model
         event_data.state = dest
         for func in dest.on_enter:
             machine.callback(func, event_data)
