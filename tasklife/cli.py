@@ -1,8 +1,13 @@
-"""The ``tasklife`` command: ``tasklife diagram`` (and ``python -m tasklife diagram``)."""
+"""The ``tasklife`` command: ``diagram``, ``serve`` and ``demo`` (also ``python -m tasklife``).
+
+``serve`` and ``demo`` import the server (FastAPI, uvicorn, SQLite, httpx) only when they run,
+so ``tasklife diagram`` and ``import tasklife`` never load them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +47,52 @@ def _parser() -> argparse.ArgumentParser:
         help="write nothing; exit 1 if any file in the folder differs from the table",
     )
     diagram.set_defaults(run=_diagram)
+    _add_serve(commands)
+    _add_demo(commands)
     return parser
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run a local Browser Use v1-compatible server (needs the server extra)",
+        description="Serve the Browser Use Cloud API v1 task endpoints from a SQLite file, "
+        "with simulated execution. The API key comes from --api-key, else TASKLIFE_API_KEY, "
+        "else BROWSER_USE_API_KEY.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
+    serve.add_argument(
+        "--db",
+        type=Path,
+        default=Path("tasklife.sqlite3"),
+        help="SQLite file holding the tasks (default: ./tasklife.sqlite3)",
+    )
+    serve.add_argument(
+        "--api-key",
+        default=None,
+        help="the bearer key clients must send (default: $TASKLIFE_API_KEY or "
+        "$BROWSER_USE_API_KEY)",
+    )
+    serve.add_argument(
+        "--step-seconds",
+        type=float,
+        default=1.0,
+        help="seconds per simulated step of a running task; 0 = manual mode, moved only by "
+        "the /emulator/v1 endpoints (default: 1.0)",
+    )
+    serve.set_defaults(run=_serve)
+
+
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="drive one task through a local server: run, pause, resume, stop, resume (refused)",
+        description="Start a server in-process on a free loopback port with a temporary SQLite "
+        "file and a random key, drive one task through the transport and print each "
+        "transition and the task's history.",
+    )
+    demo.set_defaults(run=_demo)
 
 
 def _diagram(args: argparse.Namespace) -> int:
@@ -65,3 +115,30 @@ def _read(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from tasklife.server.serve import serve  # noqa: PLC0415 - needs the server extra
+
+    key = args.api_key
+    if key is None:
+        key = os.environ.get("TASKLIFE_API_KEY") or os.environ.get("BROWSER_USE_API_KEY")
+    if not key or not key.strip():
+        print(
+            "tasklife serve: no API key: pass --api-key or set TASKLIFE_API_KEY "
+            "(or BROWSER_USE_API_KEY)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.step_seconds < 0:
+        print("tasklife serve: --step-seconds must be 0 or more", file=sys.stderr)
+        return 2
+    return serve(
+        host=args.host, port=args.port, db=args.db, api_key=key, step_seconds=args.step_seconds
+    )
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from tasklife.server.demo import run_demo  # noqa: PLC0415 - needs the server extra
+
+    return run_demo(sys.stdout)

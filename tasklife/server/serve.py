@@ -1,0 +1,49 @@
+"""``serve``: what ``tasklife serve`` runs — the app over a SQLite file, with uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from tasklife.server.app import create_app
+from tasklife.store import SQLiteTaskStore, StoreError
+
+__all__ = ["serve"]
+
+log = logging.getLogger("tasklife.server")
+
+
+def serve(*, host: str, port: int, db: Path, api_key: str, step_seconds: float) -> int:
+    """Serve until interrupted (Ctrl-C or SIGTERM); returns the process's exit status.
+
+    Logs go to stderr: uvicorn's start-up lines and one line per request (method, path,
+    status, milliseconds) — never a header, so never the key.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if not _is_loopback(host):
+        log.warning("binding %s: the server is reachable from other machines", host)
+    try:
+        store = SQLiteTaskStore(db)
+    except StoreError as error:
+        log.error("%s", error)
+        return 1
+    try:
+        app = create_app(store, api_key, step_seconds=step_seconds, access_log=True)
+        mode = f"one step every {step_seconds}s" if step_seconds else "manual steps"
+        log.info("tasks in %s; simulated execution: %s", db, mode)
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        store.close()
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
