@@ -485,5 +485,5 @@ class TestNoServerErrors:
     def test_odd_key_is_a_401(self, shared_server: LiveServer) -> None:
         """A key with non-ASCII bytes is a plain 401."""
         with shared_server.client(None) as http:
-            response = http.get("/api/v1/tasks", headers={"Authorization": b"Bearer \xff\xfe"})
+            response = http.get("/api/v1/tasks", headers={b"Authorization": b"Bearer \xff\xfe"})
         assert response.status_code == 401

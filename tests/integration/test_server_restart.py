@@ -1,0 +1,75 @@
+"""A restart (same SQLite file, new app instance) keeps every task and its full history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tasklife.server.testing import LiveServer
+
+ServerFactory = Callable[..., LiveServer]
+
+
+def prepare(server: LiveServer, key: str) -> str:
+    """Create a task, take 4 steps, pause it; return its id."""
+    with server.client(key) as http:
+        task_id: str = http.post(
+            "/api/v1/run-task", json={"task": "survive", "metadata": {"k": "v"}}
+        ).json()["id"]
+        http.post(f"/emulator/v1/task/{task_id}/advance", params={"steps": 4})
+        http.put("/api/v1/pause-task", params={"task_id": task_id})
+    return task_id
+
+
+class TestRestart:
+    def test_task_view_survives(
+        self, server_factory: ServerFactory, api_key: str, db_path: Path
+    ) -> None:
+        """The v1 view after a restart equals the view before it."""
+        first = server_factory()
+        task_id = prepare(first, api_key)
+        with first.client(api_key) as http:
+            before = http.get(f"/api/v1/task/{task_id}").json()
+        first.stop()
+        second = server_factory(db=db_path)
+        with second.client(api_key) as http:
+            assert http.get(f"/api/v1/task/{task_id}").json() == before
+
+    def test_history_survives(
+        self, server_factory: ServerFactory, api_key: str, db_path: Path
+    ) -> None:
+        """Every transition record, with its time and origin, survives the restart."""
+        first = server_factory()
+        task_id = prepare(first, api_key)
+        with first.client(api_key) as http:
+            before = http.get(f"/emulator/v1/task/{task_id}/history").json()
+        first.stop()
+        second = server_factory(db=db_path)
+        with second.client(api_key) as http:
+            assert http.get(f"/emulator/v1/task/{task_id}/history").json() == before
+
+    def test_resume_continues_after_restart(
+        self, server_factory: ServerFactory, api_key: str, db_path: Path
+    ) -> None:
+        """A task paused before the restart resumes after it, from the same step."""
+        first = server_factory()
+        task_id = prepare(first, api_key)
+        first.stop()
+        second = server_factory(db=db_path)
+        with second.client(api_key) as http:
+            assert http.put("/api/v1/resume-task", params={"task_id": task_id}).status_code == 200
+            view = http.get(f"/api/v1/task/{task_id}").json()
+            history = http.get(f"/emulator/v1/task/{task_id}/history").json()
+        assert (view["status"], len(view["steps"])) == ("running", 4)
+        assert [r["action"] for r in history["history"]] == ["start", "pause", "resume"]
+
+    def test_ownership_survives(
+        self, server_factory: ServerFactory, api_key: str, other_key: str, db_path: Path
+    ) -> None:
+        """After a restart another key still gets 404 for the task."""
+        first = server_factory()
+        task_id = prepare(first, api_key)
+        first.stop()
+        second = server_factory(db=db_path)
+        with second.client(other_key) as http:
+            assert http.get(f"/api/v1/task/{task_id}").status_code == 404
