@@ -8,10 +8,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import domain, scaling
+from bench import domain, scaling, server
 from bench.report import Section, render
 
-AREAS: dict[str, Callable[..., Section]] = {"domain": domain.run, "scaling": scaling.run}
+AREAS: dict[str, Callable[..., Section]] = {
+    "domain": domain.run,
+    "scaling": scaling.run,
+    "server": server.run,
+}
 OUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 
