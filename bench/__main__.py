@@ -8,12 +8,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import domain, scaling, server
+from bench import domain, scaling, server, transport
 from bench.report import Section, render
 
 AREAS: dict[str, Callable[..., Section]] = {
     "domain": domain.run,
     "scaling": scaling.run,
+    "transport": transport.run,
     "server": server.run,
 }
 OUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
