@@ -5,7 +5,8 @@ generator stays much cheaper than the servers it measures) alternates ``PUT paus
 ``PUT resume-task`` on its own task for SECONDS after a short warm-up; with ``--create`` each
 first creates that task with ``POST /api/v1/run-task``. The bearer key comes from the
 ``BENCH_API_KEY`` environment variable. Prints one JSON object: requests, seconds, per-status
-counts and latency percentiles.
+counts, latency percentiles and the mean number of actions each client sent (warm-up included:
+with ``--create``, each client's task ends the run with that many history records plus one).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class _Tally:
         self.stop = stop
         self.latencies: list[float] = []
         self.statuses: dict[int, int] = {}
+        self.actions: list[int] = []
 
 
 async def _client(n: int, port: int, key: str, create: bool, tally: _Tally) -> None:
@@ -94,6 +96,7 @@ async def _client(n: int, port: int, key: str, create: bool, tally: _Tally) -> N
         if now >= tally.start:
             tally.latencies.append(done - now)
             tally.statuses[status] = tally.statuses.get(status, 0) + 1
+    tally.actions.append(i)
     writer.close()
 
 
@@ -102,6 +105,7 @@ async def _run(port: int, clients: int, seconds: float, create: bool, key: str) 
     tally = _Tally(begin + WARMUP, begin + WARMUP + seconds)
     await asyncio.gather(*(_client(n, port, key, create, tally) for n in range(clients)))
     latencies, statuses = tally.latencies, tally.statuses
+    actions = statistics.mean(tally.actions) if tally.actions else 0
     q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else [0.0]
     return {
         "requests": len(latencies),
@@ -109,6 +113,7 @@ async def _run(port: int, clients: int, seconds: float, create: bool, key: str) 
         "statuses": {str(k): v for k, v in statuses.items()},
         "p50_ms": statistics.median(latencies) * 1e3 if latencies else None,
         "p99_ms": q[min(98, len(q) - 1)] * 1e3,
+        "actions_per_client": actions,
     }
 
 

@@ -91,6 +91,14 @@ def run(*, quick: bool) -> Section:
     errors = sum(
         v for r in results["tasklife serve"] for k, v in r["statuses"].items() if k != "200"
     )
+    per_round = table(
+        ["round", *(f"{name} req/s" for name in results), "history records per task at the end"],
+        [
+            (str(i + 1), *(f"{rps[name][i]:,.0f}" for name in results),
+             f"{results['tasklife serve'][i]['actions_per_client'] + 1:,.0f}")
+            for i in range(rounds)
+        ],
+    )  # fmt: skip
     body = [
         f"{CLIENTS} keep-alive clients alternating `PUT pause-task` / `PUT resume-task`, "
         f"{rounds} round(s) of {seconds:g} s per server (after a 0.5 s warm-up), servers "
@@ -100,6 +108,9 @@ def run(*, quick: bool) -> Section:
         f"Throughput ratio tasklife / bare: **{ratio:.2f}x**"
         + (f" ({errors} non-200 responses from tasklife)" if errors else "")
         + ".\n",
+        "Per round (each round's clients create fresh tasks; each client's task gains one "
+        "history record per request, so the last column is how long the histories grew):\n",
+        per_round,
     ]
     verdict = Verdict(
         "server throughput vs bare FastAPI (50 clients)",
