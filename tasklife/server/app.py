@@ -26,25 +26,31 @@ action the lifecycle refuses is 409 with the domain error's message; a missing o
 the pydantic-v1 shape ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``; a body over
 ``max_body_bytes`` is 413; a store that cannot be written is 503.
 
-Endpoints are ``async def`` and call the store inline: each does a few microsecond-sized
-SQLite statements, which costs far less than handing the request to a worker thread (measured:
-see the report in the package docstring of ``tasklife.server``).
+Endpoints are ``async def`` and call the service inline: a request does a couple of short
+SQLite statements, which costs far less than handing it to a worker thread. Measured with
+``bench`` (50 clients alternating pause/resume, tasklife vs a bare FastAPI app, same run):
+``async def`` endpoints 0.56x the bare app's throughput, plain ``def`` endpoints (run in
+Starlette's thread pool) 0.27x with a p99 of 330 ms. The ticker runs in its own thread.
 """
 
 import hashlib
-import hmac
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasklife.errors import InvalidTaskData, InvalidTransition, TaskNotRunning
 from tasklife.lifecycle import Action
-from tasklife.server.middleware import DEFAULT_MAX_BODY_BYTES, RequestGuard
+from tasklife.server.middleware import (
+    DEFAULT_MAX_BODY_BYTES,
+    OWNER_SCOPE_KEY,
+    UNAUTHORIZED_BODY,
+    RequestGuard,
+)
 from tasklife.server.service import (
     DEFAULT_MAX_AGENT_STEPS,
     MAX_AGENT_STEPS_LIMIT,
@@ -61,8 +67,11 @@ __all__ = ["create_app", "key_fingerprint"]
 
 _EMPTY: Final = b"{}"
 _JSON: Final = "application/json"
-_UNAUTHORIZED: Final = b'{"detail":"Missing or invalid API key"}'
 _NOT_FOUND: Final = {"detail": "Task not found"}
+PUBLIC_PATHS: Final = frozenset(
+    {"/api/v1/ping", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+)
+"""Paths served without a key; every other path needs ``Authorization: Bearer <key>``."""
 
 
 def key_fingerprint(api_key: str) -> str:
@@ -122,7 +131,7 @@ def create_app(
         raise InvalidTaskData("step_seconds", f"must be 0 or more, not {step_seconds!r}")
     if type(max_body_bytes) is not int or max_body_bytes < 0:
         raise InvalidTaskData("max_body_bytes", f"must be a non-negative int: {max_body_bytes!r}")
-    owner = _authenticator([str(k) for k in keys])
+    owners = tuple((str(k).encode(), key_fingerprint(str(k))) for k in keys)
     service = TaskService(store, clock=clock)
 
     @asynccontextmanager
@@ -142,39 +151,30 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
-    app.include_router(_api(service, owner))
-    app.include_router(_emulator(service, owner))
+    app.include_router(_api(service))
+    app.include_router(_emulator(service))
     _install_error_handlers(app)
-    app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes, access_log=access_log)
+    app.add_middleware(
+        RequestGuard,
+        owners=owners,
+        public_paths=PUBLIC_PATHS,
+        max_body_bytes=max_body_bytes,
+        access_log=access_log,
+    )
     return app
 
 
-def _authenticator(keys: list[str]) -> Callable[[Request], Awaitable[str]]:
-    """A dependency returning the request's owner: the fingerprint of its bearer key."""
-    owners = tuple((key.encode(), key_fingerprint(key)) for key in keys)
-
-    async def owner(request: Request) -> str:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise _Unauthorized
-        given = token.encode("latin-1")
-        found = ""
-        for key, fingerprint in owners:  # every key, each in constant time
-            if hmac.compare_digest(given, key):
-                found = fingerprint
-        if not found:
-            raise _Unauthorized
-        return found
-
+def _owner(request: Request) -> str:
+    """The owner ``RequestGuard`` authenticated for this request."""
+    owner: str | None = request.scope.get(OWNER_SCOPE_KEY)
+    if owner is None:  # only when the app runs without its own middleware
+        raise _Unauthorized
     return owner
 
 
-def _api(service: TaskService, owner: Callable[[Request], Awaitable[str]]) -> APIRouter:
+def _api(service: TaskService) -> APIRouter:
     """The Browser Use v1 endpoints."""
     router = APIRouter(prefix="/api/v1")
-    authed = Annotated[str, Depends(owner)]
     query_id = Annotated[str, Query(description="ID of the task")]
 
     def act(who: str, task_id: str, action: Action) -> Response:
@@ -182,25 +182,25 @@ def _api(service: TaskService, owner: Callable[[Request], Awaitable[str]]) -> AP
         return Response(_EMPTY, media_type=_JSON)
 
     @router.put("/pause-task")
-    async def pause_task(task_id: query_id, who: authed) -> Response:
+    async def pause_task(task_id: query_id, request: Request) -> Response:
         """Pause a running task; its step counter is kept."""
-        return act(who, task_id, Action.PAUSE)
+        return act(_owner(request), task_id, Action.PAUSE)
 
     @router.put("/resume-task")
-    async def resume_task(task_id: query_id, who: authed) -> Response:
+    async def resume_task(task_id: query_id, request: Request) -> Response:
         """Resume a paused task from the step where it was paused; a stopped task is 409."""
-        return act(who, task_id, Action.RESUME)
+        return act(_owner(request), task_id, Action.RESUME)
 
     @router.put("/stop-task")
-    async def stop_task(task_id: query_id, who: authed) -> Response:
+    async def stop_task(task_id: query_id, request: Request) -> Response:
         """Stop a task irreversibly; on an already finished, failed or stopped task, a no-op."""
-        return act(who, task_id, Action.STOP)
+        return act(_owner(request), task_id, Action.STOP)
 
     @router.post("/run-task")
-    async def run_task(body: RunTaskRequest, who: authed) -> JSONResponse:
+    async def run_task(body: RunTaskRequest, request: Request) -> JSONResponse:
         """Create a task; it starts running at once."""
         record = service.run_task(
-            who,
+            _owner(request),
             body.task,
             llm_model=body.llm_model,
             max_agent_steps=body.max_agent_steps,
@@ -209,24 +209,24 @@ def _api(service: TaskService, owner: Callable[[Request], Awaitable[str]]) -> AP
         return JSONResponse({"id": record.id})
 
     @router.get("/task/{task_id}")
-    async def get_task(task_id: str, who: authed) -> JSONResponse:
+    async def get_task(task_id: str, request: Request) -> JSONResponse:
         """The v1 task view, with one step object per step taken."""
-        return JSONResponse(service.read(who, _task_id(task_id, "path"), task_view))
+        return JSONResponse(service.read(_owner(request), _task_id(task_id, "path"), task_view))
 
     @router.get("/task/{task_id}/status")
-    async def get_task_status(task_id: str, who: authed) -> Response:
+    async def get_task_status(task_id: str, request: Request) -> Response:
         """The task's status as a bare JSON string."""
-        status = service.status(who, _task_id(task_id, "path"))
+        status = service.status(_owner(request), _task_id(task_id, "path"))
         return Response(f'"{status.value}"'.encode(), media_type=_JSON)
 
     @router.get("/tasks")
     async def list_tasks(
-        who: authed,
+        request: Request,
         page: Annotated[int, Query(ge=1)] = 1,
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> JSONResponse:
         """The key's tasks, newest first."""
-        found = service.page(who, page, limit)
+        found = service.page(_owner(request), page, limit)
         items = [summary_view(item) for item in found.items]
         return JSONResponse(page_view(items, found.total, page, limit))
 
@@ -238,38 +238,37 @@ def _api(service: TaskService, owner: Callable[[Request], Awaitable[str]]) -> AP
     return router
 
 
-def _emulator(service: TaskService, owner: Callable[[Request], Awaitable[str]]) -> APIRouter:
+def _emulator(service: TaskService) -> APIRouter:
     """The emulator-only endpoints that move the simulated execution by hand."""
     router = APIRouter(prefix="/emulator/v1", tags=["emulator"])
-    authed = Annotated[str, Depends(owner)]
 
     @router.post("/task/{task_id}/advance")
     async def emulator_advance(
         task_id: str,
-        who: authed,
+        request: Request,
         steps: Annotated[int, Query(ge=1, le=MAX_AGENT_STEPS_LIMIT)] = 1,
     ) -> JSONResponse:
         """Take ``steps`` steps now (running tasks only); the task finishes at its limit."""
-        return JSONResponse(service.advance(who, _task_id(task_id, "path"), steps))
+        return JSONResponse(service.advance(_owner(request), _task_id(task_id, "path"), steps))
 
     @router.post("/task/{task_id}/finish")
-    async def emulator_finish(task_id: str, who: authed) -> JSONResponse:
+    async def emulator_finish(task_id: str, request: Request) -> JSONResponse:
         """Finish a running task now."""
-        return JSONResponse(service.finish(who, _task_id(task_id, "path")))
+        return JSONResponse(service.finish(_owner(request), _task_id(task_id, "path")))
 
     @router.post("/task/{task_id}/fail")
     async def emulator_fail(
         task_id: str,
-        who: authed,
+        request: Request,
         reason: Annotated[str | None, Query(max_length=1000)] = None,
     ) -> JSONResponse:
         """Fail a created, running or paused task now."""
-        return JSONResponse(service.fail(who, _task_id(task_id, "path"), reason))
+        return JSONResponse(service.fail(_owner(request), _task_id(task_id, "path"), reason))
 
     @router.get("/task/{task_id}/history")
-    async def emulator_history(task_id: str, who: authed) -> JSONResponse:
+    async def emulator_history(task_id: str, request: Request) -> JSONResponse:
         """The task's transition records, version and store revision."""
-        return JSONResponse(service.read(who, _task_id(task_id, "path"), history_view))
+        return JSONResponse(service.read(_owner(request), _task_id(task_id, "path"), history_view))
 
     return router
 
@@ -301,7 +300,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def unauthorized(request: Request, error: Exception) -> Response:
         return Response(
-            _UNAUTHORIZED,
+            UNAUTHORIZED_BODY,
             status_code=401,
             media_type=_JSON,
             headers={"WWW-Authenticate": "Bearer"},

@@ -1,21 +1,33 @@
-"""``RequestGuard``: one pure ASGI layer that refuses oversized bodies and logs each request.
+"""``RequestGuard``: one pure ASGI layer in front of the app: auth, body limit, access log.
 
-Pure ASGI (not Starlette's ``BaseHTTPMiddleware``) so a request pays two function calls, not a
-task and a stream. The log line holds the method, the path (without the query string), the
-status and the time taken; never a header, so never the API key.
+It checks the bearer key (every configured key compared with ``hmac.compare_digest``) and
+puts the key's owner fingerprint in the scope, refuses bodies over the limit (413), and logs
+one line per request. Pure ASGI (not Starlette's ``BaseHTTPMiddleware``, nor a FastAPI
+dependency) so a request pays a few function calls for all three: measured, moving auth out of
+a ``Depends`` and into this layer raised pause/resume throughput by about a tenth.
+
+The log line holds the method, the path (without the query string), the status and the time
+taken; never a header, so never the API key.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import Any, Final
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "RequestGuard"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "OWNER_SCOPE_KEY", "UNAUTHORIZED_BODY", "RequestGuard"]
+
+OWNER_SCOPE_KEY: Final = "tasklife.owner"
+"""Where ``RequestGuard`` leaves the authenticated owner's fingerprint in the ASGI scope."""
+
+UNAUTHORIZED_BODY: Final = b'{"detail":"Missing or invalid API key"}'
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """Request bodies larger than this (1 MiB) are refused with 413."""
@@ -28,10 +40,24 @@ def _too_large(limit: int) -> dict[str, Any]:
 
 
 class RequestGuard:
-    """Refuse request bodies over ``max_body_bytes`` (413); log one line per request."""
+    """Authenticate, refuse bodies over ``max_body_bytes`` (413), log one line per request.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, access_log: bool) -> None:
+    ``owners`` pairs each accepted key (bytes) with the owner fingerprint to put in the scope;
+    requests to ``public_paths`` need no key, every other request without a valid one gets 401.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        owners: Sequence[tuple[bytes, str]],
+        public_paths: Collection[str],
+        max_body_bytes: int,
+        access_log: bool,
+    ) -> None:
         self.app = app
+        self.owners = tuple(owners)
+        self.public_paths = frozenset(public_paths)
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
 
@@ -62,18 +88,43 @@ class RequestGuard:
                 (time.perf_counter() - started) * 1000,
             )
 
+    def _owner(self, authorization: bytes | None) -> str | None:
+        if authorization is None:
+            return None
+        scheme, _, token = authorization.partition(b" ")
+        token = token.strip()
+        if scheme.lower() != b"bearer" or not token:
+            return None
+        found = None
+        for key, fingerprint in self.owners:  # every key, each in constant time
+            if hmac.compare_digest(token, key):
+                found = fingerprint
+        return found
+
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.max_body_bytes
         declared: int | None = None
+        authorization: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = None
-                break
+            elif name == b"authorization":
+                authorization = value
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if path not in self.public_paths:
+            owner = self._owner(authorization)
+            if owner is None:
+                await _answer(send, 401, UNAUTHORIZED_BODY, _CHALLENGE)
+                return
+            scope[OWNER_SCOPE_KEY] = owner
         if declared is not None and declared > limit:
-            await _answer(send, 413, _too_large(limit))
+            await _answer(send, 413, json.dumps(_too_large(limit)).encode(), ())
             return
         if declared is not None:
             await self.app(scope, receive, send)
@@ -92,8 +143,13 @@ class RequestGuard:
         await self.app(scope, counted, send)
 
 
-async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:
-    content = json.dumps(body).encode()
+_CHALLENGE: Final = ((b"www-authenticate", b"Bearer"),)
+
+
+async def _answer(
+    send: Send, status: int, content: bytes, headers: Sequence[tuple[bytes, bytes]]
+) -> None:
+    """Answer without the app; the client may have sent a body nobody read, so close."""
     await send(
         {
             "type": "http.response.start",
@@ -102,6 +158,7 @@ async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(content)).encode()),
                 (b"connection", b"close"),
+                *headers,
             ],
         }
     )

