@@ -12,6 +12,8 @@ from pathlib import Path
 
 import attrs
 
+from bench.notes import MISSES, PERF_CHANGES, PERF_INTRO, PERF_OUTRO
+
 __all__ = ["PACKAGES", "Section", "Verdict", "machine", "render", "table"]
 
 PACKAGES = (
@@ -114,10 +116,26 @@ def render(sections: Sequence[Section], *, command: str, quick: bool, seconds: f
         parts += [f"## {section.title}\n", section.body]
     verdicts = [v for s in sections for v in s.verdicts]
     parts += [
+        "## Performance work on the core\n",
+        PERF_INTRO,
+        table(["commit", "the profile showed", "change", "before -> after"], PERF_CHANGES),
+        PERF_OUTRO,
         "## Targets\n",
         table(
             ["figure", "measured", "target", "outcome"],
             [(v.name, v.figure, v.target, v.outcome) for v in verdicts],
         ),
     ]
+    missed = [v for v in verdicts if v.met is False]
+    if missed:
+        parts.append("### Why each miss\n")
+        for v in missed:
+            parts.append(
+                MISSES.get(v.name, f"**{v.name}.** No profile recorded for this miss.") + "\n"
+            )
+    unmeasured = [v for v in verdicts if v.met is None]
+    if unmeasured:
+        parts.append("### Not measured\n")
+        parts += [f"- {v.name}: {v.figure}" for v in unmeasured]
+        parts.append("")
     return "\n".join(parts)
