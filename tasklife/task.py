@@ -563,7 +563,10 @@ def _timestamp(value: str, field: str) -> datetime:
         raise InvalidTaskData(field, f"{value!r} is not an ISO 8601 timestamp") from None
     if at.utcoffset() is None:
         raise InvalidTaskData(field, f"{value!r} has no UTC offset")
-    return at if at.tzinfo is UTC else at.astimezone(UTC)
+    try:
+        return at if at.tzinfo is UTC else at.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC equivalent
+        raise InvalidTaskData(field, f"{value!r} is outside the range of UTC datetimes") from None
 
 
 def _record(raw: object, index: int) -> TransitionRecord:
