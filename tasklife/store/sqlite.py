@@ -217,12 +217,11 @@ class SQLiteTaskStore:
     def get(self, task_id: str, owner: str | None = None) -> StoredTask | None:
         """The task with its full history, or None when missing or not ``owner``'s."""
         task_id = checked_id(task_id)
-        with self._lock:
-            self._check_open()
-            row = self._task_row(task_id, owner)
+        with self._snapshot() as db:
+            row = self._task_row(db, task_id, owner)
             if row is None:
                 return None
-            history = self._db.execute(_SELECT_HISTORY, (task_id,)).fetchall()
+            history = db.execute(_SELECT_HISTORY, (task_id,)).fetchall()
         return _record(row, history)
 
     def revision(self, task_id: str, owner: str | None = None) -> int | None:
@@ -257,18 +256,15 @@ class SQLiteTaskStore:
             raise InvalidTaskData("page", f"must be a positive integer, not {page!r}")
         if type(limit) is not int or limit < 1:
             raise InvalidTaskData("limit", f"must be a positive integer, not {limit!r}")
-        with self._lock:
-            self._check_open()
+        with self._snapshot() as db:
             total = int(
-                self._db.execute("SELECT count(*) FROM tasks WHERE owner = ?", (owner,)).fetchone()[
-                    0
-                ]
+                db.execute("SELECT count(*) FROM tasks WHERE owner = ?", (owner,)).fetchone()[0]
             )
             offset = (page - 1) * limit
             rows = (
                 []
                 if offset >= total
-                else self._db.execute(
+                else db.execute(
                     "SELECT id, text, status, steps, created_at, finished_at, output FROM tasks "
                     "WHERE owner = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
                     (owner, limit, offset),
@@ -353,11 +349,26 @@ class SQLiteTaskStore:
                 db.execute("ROLLBACK")
                 raise StoreError(f"cannot write to the task store: {error}") from None
 
-    def _task_row(self, task_id: str, owner: str | None) -> tuple[Any, ...] | None:
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every statement in it sees the same committed state."""
+        with self._lock:
+            self._check_open()
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                db.execute("COMMIT")
+
+    @staticmethod
+    def _task_row(
+        db: sqlite3.Connection, task_id: str, owner: str | None
+    ) -> tuple[Any, ...] | None:
         if owner is None:
-            found: tuple[Any, ...] | None = self._db.execute(_SELECT_TASK, (task_id,)).fetchone()
+            found: tuple[Any, ...] | None = db.execute(_SELECT_TASK, (task_id,)).fetchone()
         else:
-            found = self._db.execute(_SELECT_TASK_OWNED, (task_id, owner)).fetchone()
+            found = db.execute(_SELECT_TASK_OWNED, (task_id, owner)).fetchone()
         return found
 
     @staticmethod
