@@ -1,0 +1,129 @@
+"""When a failed call is tried again, and after how long. Pure: no I/O, no sleeping here.
+
+The policy (the README's "Retry policy" says the same):
+
+- **Reads** (``GET``) are retried after 429, 502, 503, 504 and connect failures
+  (connection refused, connect timeout): nothing was done, or reading again is harmless.
+- **Writes** (pause/resume/stop, run-task) are retried only when the request surely had no
+  effect: 429 and connect failures. A read timeout or a dropped connection after sending is
+  *ambiguous* and never retried blindly (``RemoteTask`` then reads the remote status).
+- The delay before retry ``n`` (from 0) is ``min(base_delay * 2**n, max_delay)`` plus up to
+  ``jitter`` seconds of random jitter; a ``Retry-After`` from the remote (seconds or an HTTP
+  date) replaces it, capped at ``max_retry_after``.
+- At most ``max_attempts`` attempts in all, and no retry whose wait would end more than
+  ``max_elapsed`` seconds after the first attempt began.
+
+``sleep``, ``async_sleep``, ``random`` and ``monotonic`` are injectable, so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import random as _random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Final
+
+import attrs
+
+from tasklife.errors import InvalidTaskData
+from tasklife.transports.errors import (
+    ConnectionFailed,
+    RateLimited,
+    ServerError,
+    TransportError,
+    TransportTimeout,
+)
+
+__all__ = ["RetryPolicy", "parse_retry_after"]
+
+RETRYABLE_READ_STATUSES: Final = frozenset({429, 502, 503, 504})
+
+
+def _positive(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise InvalidTaskData(attribute.name, f"must be a number >= 0, not {value!r}")
+
+
+def _attempts(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if type(value) is not int or value < 1:
+        raise InvalidTaskData(attribute.name, f"must be an int >= 1, not {value!r}")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Bounded, capped exponential backoff with jitter that honours ``Retry-After``.
+
+    >>> RetryPolicy(jitter=0).backoff(3)
+    4.0
+    >>> RetryPolicy.never().max_attempts
+    1
+    """
+
+    max_attempts: int = attrs.field(default=4, validator=_attempts)
+    base_delay: float = attrs.field(default=0.5, validator=_positive)
+    max_delay: float = attrs.field(default=8.0, validator=_positive)
+    jitter: float = attrs.field(default=0.25, validator=_positive)
+    max_retry_after: float = attrs.field(default=10.0, validator=_positive)
+    max_elapsed: float = attrs.field(default=30.0, validator=_positive)
+    sleep: Callable[[float], None] = attrs.field(default=time.sleep, repr=False)
+    async_sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, repr=False)
+    random: Callable[[], float] = attrs.field(default=_random.random, repr=False)
+    monotonic: Callable[[], float] = attrs.field(default=time.monotonic, repr=False)
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """A policy that makes exactly one attempt."""
+        return cls(max_attempts=1)
+
+    def backoff(self, retry: int) -> float:
+        """The wait before retry number ``retry`` (0 for the first), jitter included."""
+        wait = min(self.base_delay * 2.0**retry, self.max_delay)
+        return wait + self.jitter * self.random() if self.jitter else wait
+
+    def retryable(self, error: TransportError, *, write: bool) -> bool:
+        """True when ``error`` may be retried for a read (``write=False``) or a write."""
+        if isinstance(error, RateLimited):
+            return True
+        if isinstance(error, ConnectionFailed | TransportTimeout):
+            return not error.may_have_reached_server
+        if write:
+            return False
+        return isinstance(error, ServerError) and error.status_code in RETRYABLE_READ_STATUSES
+
+    def delay(
+        self, error: TransportError, *, write: bool, retry: int, elapsed: float
+    ) -> float | None:
+        """Seconds to wait before retry ``retry`` (from 0), or None to give up and raise."""
+        if retry + 1 >= self.max_attempts or not self.retryable(error, write=write):
+            return None
+        if error.retry_after is not None:
+            wait = min(max(error.retry_after, 0.0), self.max_retry_after)
+        else:
+            wait = self.backoff(retry)
+        if elapsed + wait > self.max_elapsed:
+            return None
+        return wait
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """``Retry-After`` in seconds (a number, or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)
