@@ -34,6 +34,7 @@ Starlette's thread pool) 0.27x with a p99 of 330 ms. The ticker runs in its own 
 """
 
 import hashlib
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Final
@@ -325,6 +326,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         TaskNotRunning: refused,
         StoreConflict: refused,
         StoreError: unavailable,
+        sqlite3.Error: unavailable,  # e.g. "database is locked" past the store's timeout
     }
     for kind, handler in handlers.items():
         app.add_exception_handler(kind, handler)
