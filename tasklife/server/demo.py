@@ -1,11 +1,12 @@
 """``tasklife demo``: one task driven through a real local server, every transition printed.
 
 The demo starts the v1-compatible server in-process (uvicorn in a background thread) on a free
-loopback port, over a temporary SQLite file, with a random key. It then drives one task as a
-client would: run -> pause -> resume -> stop -> resume. The last resume is refused (a stopped
-task can never be resumed): the local guard refuses it before any request is sent, and the
-server, asked anyway, answers 409 with the same message. Finally it prints the task's history
-as the client recorded it, and checks that the server recorded the same transitions.
+loopback port, over a temporary SQLite file, with a random key. It then drives one task through
+the project's transport (``BrowserUseTransport`` and a remote-first ``RemoteTask``), exactly as
+a client of the real API would: run -> pause -> resume -> stop -> resume. The last resume is
+refused (a stopped task can never be resumed): the local guard refuses it before any request
+is sent, and the server, asked anyway, answers 409 with the same message. Finally it prints
+the task's history as the client recorded it and checks the server's status agrees.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import textwrap
 from pathlib import Path
 from typing import TextIO
 
-import httpx
-
 from tasklife.errors import InvalidTransition
-from tasklife.lifecycle import Action, TaskStatus
+from tasklife.lifecycle import Action
 from tasklife.server.app import create_app
 from tasklife.server.runner import BackgroundServer
 from tasklife.store import SQLiteTaskStore
 from tasklife.task import Task, TransitionRecord
+from tasklife.transports import ActionRefused, RemoteTask
+from tasklife.transports.http import BrowserUseTransport
 
 __all__ = ["history_table", "run_demo"]
 
@@ -52,21 +53,6 @@ def _indent(text: str) -> str:
     return textwrap.fill(text, width=96, initial_indent=" " * 10, subsequent_indent=" " * 10)
 
 
-class _Client:
-    """Remote-first actions over v1 HTTP: the local guard, then the remote, then the commit."""
-
-    def __init__(self, http: httpx.Client, task: Task) -> None:
-        self.http = http
-        self.task = task
-
-    def act(self, action: Action) -> None:
-        prepared = self.task.prepare(action)  # raises before any request if the table refuses
-        response = self.http.put(f"/api/v1/{action.value}-task", params={"task_id": self.task.id})
-        response.raise_for_status()
-        if prepared is not None:
-            self.task.commit(prepared, origin="local")
-
-
 def run_demo(out: TextIO) -> int:
     """Run the demo, writing to ``out``; returns the exit status (0 when all went as shown)."""
     key = secrets.token_urlsafe(24)
@@ -80,52 +66,57 @@ def run_demo(out: TextIO) -> int:
                     f"{server.base_url}\n(temporary SQLite file, random API key)\n",
                     file=out,
                 )
-                headers = {"Authorization": f"Bearer {key}"}
-                with httpx.Client(base_url=server.base_url, headers=headers) as http:
-                    return _drive(http, out)
+                with BrowserUseTransport(key, base_url=server.base_url) as transport:
+                    return _drive(transport, store, out)
         finally:
             store.close()
 
 
-def _drive(http: httpx.Client, out: TextIO) -> int:
+def _drive(transport: BrowserUseTransport, store: SQLiteTaskStore, out: TextIO) -> int:
     def say(step: str, text: str) -> None:
         print(f"{step:<7} {text}", file=out)
 
     def show(task: Task, record: TransitionRecord) -> None:
-        who = "by the server" if record.origin == "remote" else "accepted by the server"
+        who = "reported by the server" if record.origin == "remote" else "accepted by the server"
         say(record.action.value, f"{record.source} -> {record.dest}  ({who})")
 
-    response = http.post("/api/v1/run-task", json={"task": "Find the cheapest flight to Lisbon"})
-    response.raise_for_status()
-    task = Task(response.json()["id"])
-    task.subscribe(show)
+    run = RemoteTask.create(transport, "Find the cheapest flight to Lisbon")
+    task = run.task
     say("run", f"POST /api/v1/run-task -> {task.id}")
-    remote = http.get(f"/api/v1/task/{task.id}/status").json()
-    task.reconcile(TaskStatus(remote))
-    client = _Client(http, task)
-    for action in (Action.PAUSE, Action.RESUME, Action.STOP):
-        client.act(action)
+    for record in task.history:  # what create() caught up on: the server started it
+        show(task, record)
+    task.subscribe(show)
+    run.pause()
+    run.resume()
+    run.stop()
     try:
-        client.act(Action.RESUME)
+        run.resume()
     except InvalidTransition as error:
         say("resume", f"refused locally, before any request was sent ({type(error).__name__}):")
         print(_indent(str(error)), file=out)
     else:
         say("resume", "was NOT refused: this is a bug")
         return 1
-    answer = http.put("/api/v1/resume-task", params={"task_id": task.id})
-    say("", f"and the server, asked anyway, answers {answer.status_code}:")
-    print(_indent(answer.json()["detail"]), file=out)
+    try:
+        transport.push(task.id, Action.RESUME)
+    except ActionRefused as error:
+        say("", f"and the server, asked anyway, answers {error.status_code}:")
+        print(_indent(str(error.detail)), file=out)
+    else:
+        say("", "and the server, asked anyway, accepted it: this is a bug")
+        return 1
 
     print(f"\nHistory of {task.id} (status {task.status}, version {task.version}):", file=out)
     print(history_table(task.history), file=out)
-    server_history = http.get(f"/emulator/v1/task/{task.id}/history").json()["history"]
-    same = [(r["action"], r["dest"]) for r in server_history] == [
-        (r.action.value, r.dest.value) for r in task.history
-    ]
+    remote = transport.get_status(task.id)
+    stored = store.get(task.id)
+    server_history = [] if stored is None else [(r.action, r.dest) for r in stored.task.history]
+    same = remote is task.status and server_history == [(r.action, r.dest) for r in task.history]
     print(
-        "\nThe server's own history "
-        + ("matches, transition for transition." if same else "DIFFERS: this is a bug."),
+        f"\nThe server agrees: the task is {remote}, and its stored history holds the same "
+        f"{len(server_history)} transitions."
+        if same
+        else f"\nThe server disagrees ({remote}, {server_history}): this is a bug.",
         file=out,
     )
-    return 0 if same and answer.status_code == 409 else 1
+    return 0 if same else 1
