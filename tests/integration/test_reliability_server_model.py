@@ -28,7 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from tasklife.server.testing import LiveServer
 
 KEY = "tl-model-key-4d2c"
-DEEP = settings.default.max_examples >= 1000
+DEEP = settings().max_examples >= 1000
 EXAMPLES = 300 if DEEP else 12
 STEPS = 40 if DEEP else 25
 MAX_TASKS = 4
@@ -83,7 +83,7 @@ class ServerModel(RuleBasedStateMachine):
 
     def call(self, method: str, url: str, **options: Any) -> httpx.Response:
         self.requests += 1
-        response = self.http.request(method, url, **options)
+        response: httpx.Response = self.http.request(method, url, **options)
         assert response.status_code != 500, response.text
         return response
 
