@@ -17,10 +17,12 @@ to a ``TransportError`` subclass; retries follow ``tasklife.transports.retry.Ret
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
 import os
+import ssl
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self
@@ -134,7 +136,7 @@ def map_httpx_error(
     else:
         cls, reached, what = ConnectionFailed, True, "the request failed"
     if isinstance(error, httpx.HTTPStatusError):
-        return _status_error(error.response, method or "", path or "")
+        return _status_error(error.response, method or "", path or "", secret)
     said = str(error)
     if secret:
         said = said.replace(secret, "***")
@@ -148,10 +150,12 @@ def map_httpx_error(
     )
 
 
-def _status_error(response: httpx.Response, method: str, path: str) -> TransportError:
-    """The typed error for a non-200 answer."""
+def _status_error(
+    response: httpx.Response, method: str, path: str, secret: str | None
+) -> TransportError:
+    """The typed error for a non-200 answer (``secret`` redacted if the body echoes it)."""
     code = response.status_code
-    detail = _detail(response)
+    detail = _redact(_detail(response), secret) if secret else _detail(response)
     text = detail if isinstance(detail, str) else None
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     cls: type[TransportError]
@@ -183,6 +187,17 @@ def _status_error(response: httpx.Response, method: str, path: str) -> Transport
     )
 
 
+def _redact(value: Any, secret: str) -> Any:
+    """``value`` with every occurrence of ``secret`` in its strings replaced by ``***``."""
+    if isinstance(value, str):
+        return value.replace(secret, "***")
+    if isinstance(value, list):
+        return [_redact(v, secret) for v in value]
+    if isinstance(value, dict):
+        return {_redact(k, secret): _redact(v, secret) for k, v in value.items()}
+    return value
+
+
 def _detail(response: httpx.Response) -> Any:
     try:
         body = json.loads(response.content)
@@ -200,6 +215,22 @@ def _loc(detail: Any) -> str:
             loc = ".".join(str(x) for x in item.get("loc", ()) if isinstance(x, str | int))
             parts.append(f"{loc}: {item.get('msg', '?')}")
     return "; ".join(parts) or "see detail"
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default verifying TLS context, built once per process and shared.
+
+    Building one loads the CA bundle (tens of milliseconds); every transport would
+    otherwise pay that in its constructor. Verification stays on: this is httpx's default.
+    """
+    create = getattr(httpx, "create_ssl_context", None)  # public since httpx 0.28
+    if create is not None:
+        context: ssl.SSLContext = create()
+        return context
+    import certifi  # noqa: PLC0415 - httpx < 0.28 depends on it and loads it the same way
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
@@ -288,7 +319,7 @@ class _Common:
 
     def _json(self, response: httpx.Response, method: str, path: str) -> Any:
         if response.status_code != 200:
-            raise _status_error(response, method, _shown(path))
+            raise _status_error(response, method, _shown(path), self._key)
         kind = response.headers.get("content-type", "")
         if not kind.startswith("application/json"):
             raise ProtocolError(
@@ -353,7 +384,7 @@ class BrowserUseTransport(_Common):
         self._setup(api_key, base_url, retry, allow_insecure_http)
         self._owns = client is None
         if client is None:
-            client = httpx.Client(timeout=timeout, headers=self._headers)
+            client = httpx.Client(timeout=timeout, headers=self._headers, verify=_tls())
             self._headers = None  # the client sends it: no per-request header merge
         self._client = client
 
@@ -507,7 +538,7 @@ class AsyncBrowserUseTransport(_Common):
         self._setup(api_key, base_url, retry, allow_insecure_http)
         self._owns = client is None
         if client is None:
-            client = httpx.AsyncClient(timeout=timeout, headers=self._headers)
+            client = httpx.AsyncClient(timeout=timeout, headers=self._headers, verify=_tls())
             self._headers = None  # the client sends it: no per-request header merge
         self._client = client
 
