@@ -213,6 +213,21 @@ class TestSchema:
             rows = db.execute("SELECT version FROM schema_migrations").fetchall()
         assert rows == [(n,) for n in range(1, len(MIGRATIONS) + 1)]
 
+    def test_old_file_is_migrated(self, db_path: Path) -> None:
+        """A file at migration 1 (with its tasks) is brought to the newest schema on open."""
+        with sqlite3.connect(db_path) as db:
+            db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                       "applied_at TEXT NOT NULL)")  # fmt: skip
+            db.executescript(MIGRATIONS[0])
+            db.execute("INSERT INTO schema_migrations VALUES (1, 'then')")
+        with SQLiteTaskStore(db_path) as store:
+            store.add(running())
+            assert store.schema_version == len(MIGRATIONS)
+        with sqlite3.connect(db_path) as db:
+            indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master "
+                                                    "WHERE type = 'index'")}  # fmt: skip
+        assert "tasks_by_status" not in indexes
+
     def test_newer_schema_is_refused(self, db_path: Path) -> None:
         """A file written by a newer tasklife is refused with StoreError, not misread."""
         SQLiteTaskStore(db_path).close()
