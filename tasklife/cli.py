@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tasklife.diagram import render
@@ -120,10 +120,8 @@ def _read(path: Path) -> str | None:
 def _serve(args: argparse.Namespace) -> int:
     from tasklife.server.serve import serve  # noqa: PLC0415 - needs the server extra
 
-    key = args.api_key
+    key = api_key(args.api_key, os.environ)
     if key is None:
-        key = os.environ.get("TASKLIFE_API_KEY") or os.environ.get("BROWSER_USE_API_KEY")
-    if not key or not key.strip():
         print(
             "tasklife serve: no API key: pass --api-key or set TASKLIFE_API_KEY "
             "(or BROWSER_USE_API_KEY)",
@@ -136,6 +134,15 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(
         host=args.host, port=args.port, db=args.db, api_key=key, step_seconds=args.step_seconds
     )
+
+
+def api_key(given: str | None, environ: Mapping[str, str]) -> str | None:
+    """The key ``tasklife serve`` uses: ``--api-key``, else ``TASKLIFE_API_KEY``, else
+    ``BROWSER_USE_API_KEY``; None when that is missing or blank."""
+    key = given
+    if key is None:
+        key = environ.get("TASKLIFE_API_KEY") or environ.get("BROWSER_USE_API_KEY")
+    return key if key and key.strip() else None
 
 
 def _demo(args: argparse.Namespace) -> int:
