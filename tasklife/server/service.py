@@ -8,9 +8,10 @@ Concurrency. Within one process, changes to one task are serialised by a striped
 threads never race each other on a task; across processes (two servers on one SQLite file)
 the store's optimistic revision check catches the race and the whole load-act-save is retried
 up to ``max_attempts`` times before ``StoreConflict`` reaches the caller. The service keeps the
-last saved record of recently used tasks and reuses it while the store's revision is unchanged,
-so a request costs one small read and one short write transaction, however long the task's
-history has grown.
+last saved record of recently used tasks (up to ``cache_size``) and changes it without reading
+the store first: the save's revision check proves it was current, and a refusal is only
+answered after the stored revision was checked. So an accepted action costs one short write
+transaction and nothing else, however long the task's history has grown.
 
 Simulated execution. A task starts right after it is created (``start``, origin ``remote``).
 ``tick()`` advances every running task by one step and finishes those that reach their
