@@ -8,63 +8,31 @@ after each failure the local task is exactly what it was (``to_dict()`` compared
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import socket
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import attrs
 import pytest
 
 from integration.faultserver import SEED_422, FaultServer, Reply
+from integration.transport_kit import Kit, make_kit
 from tasklife import CannotResumeStoppedTask, TaskStatus
 from tasklife.lifecycle import Action
 from tasklife.transports import (
     ActionRefused,
-    AsyncRemoteTask,
     AuthError,
     ConnectionFailed,
     ProtocolError,
     RateLimited,
-    RemoteTask,
-    RetryPolicy,
     ServerError,
     TaskNotFound,
     TransportError,
     TransportTimeout,
     ValidationFailed,
 )
-from tasklife.transports.http import AsyncBrowserUseTransport, BrowserUseTransport
 
 KEY = "tl-fault-key-5f1e2d3c4b5a"
-TIMEOUT = 0.3
-"""The client's timeout: a ``Reply.slow`` answer is held back far longer (until teardown)."""
-
-
-class Blocking:
-    """Runs an async object's coroutine methods to completion on one event loop."""
-
-    def __init__(self, target: Any, runner: asyncio.Runner) -> None:
-        self._target = target
-        self._runner = runner
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
-        if inspect.iscoroutinefunction(value):
-            return lambda *a, **k: self._runner.run(value(*a, **k))
-        return value
-
-
-@attrs.define
-class Kit:
-    """One side (sync or async) seen through one blocking API."""
-
-    transport: Any
-    create: Callable[..., Any]
-    attach: Callable[..., Any]
-    sleeps: list[float]
 
 
 @pytest.fixture
@@ -74,42 +42,10 @@ def server() -> Iterator[FaultServer]:
         yield fault_server
 
 
-def make_kit(side: str, base_url: str, key: str = KEY) -> Iterator[Kit]:
-    """A transport on ``base_url`` for ``side``, with a retry policy that records its sleeps."""
-    sleeps: list[float] = []
-
-    async def async_sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-
-    retry = RetryPolicy(jitter=0, sleep=sleeps.append, async_sleep=async_sleep)
-    if side == "sync":
-        with BrowserUseTransport(key, base_url=base_url, timeout=TIMEOUT, retry=retry) as sync:
-            yield Kit(
-                sync,
-                lambda *a, **k: RemoteTask.create(sync, *a, **k),
-                lambda task_id: RemoteTask.attach(sync, task_id),
-                sleeps,
-            )
-        return
-    with asyncio.Runner() as runner:
-        transport = AsyncBrowserUseTransport(key, base_url=base_url, timeout=TIMEOUT, retry=retry)
-        try:
-            yield Kit(
-                Blocking(transport, runner),
-                lambda *a, **k: Blocking(runner.run(AsyncRemoteTask.create(transport, *a, **k)),
-                                         runner),
-                lambda task_id: Blocking(runner.run(AsyncRemoteTask.attach(transport, task_id)),
-                                         runner),
-                sleeps,
-            )  # fmt: skip
-        finally:
-            runner.run(transport.close())
-
-
 @pytest.fixture(params=["sync", "async"])
 def kit(request: pytest.FixtureRequest, server: FaultServer) -> Iterator[Kit]:
     """The sync or the async transport on ``server``."""
-    yield from make_kit(request.param, server.base_url)
+    yield from make_kit(request.param, server.base_url, KEY)
 
 
 def paths(server: FaultServer) -> list[str]:
@@ -403,7 +339,7 @@ class TestConnectionRefused:
     @pytest.mark.parametrize("side", ["sync", "async"])
     def test_reads_are_retried_then_fail(self, side: str, closed_port: int) -> None:
         """Connection refused: a read is retried (4 attempts), then ConnectionFailed."""
-        for kit in make_kit(side, f"http://127.0.0.1:{closed_port}"):
+        for kit in make_kit(side, f"http://127.0.0.1:{closed_port}", KEY):
             with pytest.raises(ConnectionFailed) as caught:
                 kit.transport.get_status("task_1")
             assert caught.value.may_have_reached_server is False
@@ -412,7 +348,7 @@ class TestConnectionRefused:
     @pytest.mark.parametrize("side", ["sync", "async"])
     def test_writes_are_retried_then_fail(self, side: str, closed_port: int) -> None:
         """Connection refused is safe to retry for a write too; then ConnectionFailed."""
-        for kit in make_kit(side, f"http://127.0.0.1:{closed_port}"):
+        for kit in make_kit(side, f"http://127.0.0.1:{closed_port}", KEY):
             with pytest.raises(ConnectionFailed):
                 kit.transport.push("task_1", Action.PAUSE)
             assert len(kit.sleeps) == 3
