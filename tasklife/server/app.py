@@ -50,6 +50,7 @@ from tasklife.server.middleware import (
     DEFAULT_MAX_BODY_BYTES,
     OWNER_SCOPE_KEY,
     UNAUTHORIZED_BODY,
+    ApiKeys,
     RequestGuard,
 )
 from tasklife.server.service import (
@@ -132,7 +133,7 @@ def create_app(
         raise InvalidTaskData("step_seconds", f"must be 0 or more, not {step_seconds!r}")
     if type(max_body_bytes) is not int or max_body_bytes < 0:
         raise InvalidTaskData("max_body_bytes", f"must be a non-negative int: {max_body_bytes!r}")
-    owners = tuple((str(k).encode(), key_fingerprint(str(k))) for k in keys)
+    accepted = ApiKeys([str(k) for k in keys], key_fingerprint)
     service = TaskService(store, clock=clock)
 
     @asynccontextmanager
@@ -150,6 +151,7 @@ def create_app(
         title="tasklife",
         summary="A local Browser Use Cloud API v1-compatible server built on the tasklife core.",
         lifespan=lifespan,
+        redirect_slashes=False,  # v1 answers 404 for a trailing slash; no 307 detours
     )
     app.state.service = service
     app.include_router(_api(service))
@@ -157,7 +159,7 @@ def create_app(
     _install_error_handlers(app)
     app.add_middleware(
         RequestGuard,
-        owners=owners,
+        keys=accepted,
         public_paths=PUBLIC_PATHS,
         max_body_bytes=max_body_bytes,
         access_log=access_log,

@@ -16,13 +16,19 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Final
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "OWNER_SCOPE_KEY", "UNAUTHORIZED_BODY", "RequestGuard"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "OWNER_SCOPE_KEY",
+    "UNAUTHORIZED_BODY",
+    "ApiKeys",
+    "RequestGuard",
+]
 
 OWNER_SCOPE_KEY: Final = "tasklife.owner"
 """Where ``RequestGuard`` leaves the authenticated owner's fingerprint in the ASGI scope."""
@@ -39,24 +45,48 @@ def _too_large(limit: int) -> dict[str, Any]:
     return {"detail": f"Request body too large: the limit is {limit} bytes"}
 
 
+class ApiKeys:
+    """The accepted bearer keys, each with the owner fingerprint its tasks are stored under.
+
+    Its repr never shows a key (Starlette prints middleware options in reprs).
+    """
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, keys: Sequence[str], fingerprint: Callable[[str], str]) -> None:
+        self._pairs = tuple((key.encode(), fingerprint(key)) for key in keys)
+
+    def __repr__(self) -> str:
+        return f"<ApiKeys: {len(self._pairs)} key(s), redacted>"
+
+    def owner(self, token: bytes) -> str | None:
+        """The fingerprint for ``token``, or None; every key compared in constant time."""
+        found = None
+        for key, fingerprint in self._pairs:
+            if hmac.compare_digest(token, key):
+                found = fingerprint
+        return found
+
+
 class RequestGuard:
     """Authenticate, refuse bodies over ``max_body_bytes`` (413), log one line per request.
 
-    ``owners`` pairs each accepted key (bytes) with the owner fingerprint to put in the scope;
-    requests to ``public_paths`` need no key, every other request without a valid one gets 401.
+    ``keys`` holds the accepted keys (see ``ApiKeys``); the owner fingerprint of the key a
+    request authenticated with goes into the scope under ``OWNER_SCOPE_KEY``. Requests to
+    ``public_paths`` need no key; every other request without a valid one gets 401.
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        owners: Sequence[tuple[bytes, str]],
+        keys: ApiKeys,
         public_paths: Collection[str],
         max_body_bytes: int,
         access_log: bool,
     ) -> None:
         self.app = app
-        self.owners = tuple(owners)
+        self.keys = keys
         self.public_paths = frozenset(public_paths)
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
@@ -95,11 +125,7 @@ class RequestGuard:
         token = token.strip()
         if scheme.lower() != b"bearer" or not token:
             return None
-        found = None
-        for key, fingerprint in self.owners:  # every key, each in constant time
-            if hmac.compare_digest(token, key):
-                found = fingerprint
-        return found
+        return self.keys.owner(token)
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.max_body_bytes
