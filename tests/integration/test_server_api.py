@@ -320,6 +320,11 @@ class TestTaskView:
         response = client.get("/api/v1/task/task_nope")
         assert (response.status_code, response.json()) == (404, {"detail": "Task not found"})
 
+    def test_trailing_slash_is_404_not_a_redirect(self, client: httpx.Client) -> None:
+        """A path with a trailing slash is a plain 404, never a 307 detour."""
+        response = client.get("/api/v1/tasks/")
+        assert response.status_code == 404
+
     def test_invalid_path_id_is_a_422(self, client: httpx.Client) -> None:
         """An invalid id in the path is 422 at ["path", "task_id"]."""
         response = client.get("/api/v1/task/a%20b")
