@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench import domain, scaling, server, transport
-from bench.report import Section, render
+from bench.report import Section, load_average, render
 
 AREAS: dict[str, Callable[..., Section]] = {
     "domain": domain.run,
@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=sorted(AREAS), help="run only these areas")
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    load_before = load_average()
     sections: list[Section] = []
     for name in args.only or AREAS:
         print(f"== {name}", flush=True)
@@ -37,7 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"   {v.name}: {v.figure} (target {v.target}): {v.outcome}", flush=True)
     seconds = time.perf_counter() - started
     command = "python -m bench" + (" --quick" if args.quick else "")
-    text = render(sections, command=command, quick=args.quick, seconds=seconds)
+    text = render(
+        sections,
+        command=command,
+        quick=args.quick,
+        seconds=seconds,
+        load=(load_before, load_average()),
+    )
     if args.no_write:
         print(f"(--no-write: {OUT.name} left alone; {seconds:.0f} s)")
     else:
