@@ -91,14 +91,7 @@ class TestSecretHygiene:
             "app",
             "store",
             "state",
-            pytest.param(
-                "middleware",
-                marks=pytest.mark.xfail(
-                    reason="Starlette's Middleware repr shows RequestGuard's owners=((b'<key>', "
-                    "...)); reported to the lead: hold the keys in an object with a redacted repr",
-                    strict=True,
-                ),
-            ),
+            "middleware",
         ],
     )
     def test_key_not_in_reprs(self, tmp_path: Path, what: str) -> None:
