@@ -127,7 +127,6 @@ def map_httpx_error(
     The message keeps httpx's own words (``[Errno 111] Connection refused``) but never
     ``secret``. An exception httpx does not define becomes ``ConnectionFailed``.
     """
-    status_code = None
     for kind in type(error).__mro__:
         found = _HTTPX_ERRORS.get(kind)
         if found is not None:
@@ -143,7 +142,6 @@ def map_httpx_error(
     message = f"{what}: {said}" if said else what
     return cls(
         message,
-        status_code=status_code,
         method=method,
         path=path,
         may_have_reached_server=reached,

@@ -16,6 +16,12 @@ stop on a task the remote already stopped). If the remote already shows the acti
 destination, the action took effect: it is committed with origin ``remote`` and the call
 succeeds. Otherwise the original error is raised.
 
+If the local task moves while a push is in flight (another thread acted on it), the commit
+raises ``StaleTransition``: the remote has the action, the local task kept the other change;
+``refresh()`` settles it. A ``stop`` the remote answers with 200 on a task it has already
+finished is committed as ``stopped`` locally; a later ``refresh()`` then reports the
+disagreement as ``ReconcileConflict``.
+
 ``refresh()`` reconciles from the remote view (status along the table's shortest path, each
 record with origin ``remote``, and the step counter); ``wait()`` polls until a terminal (or
 chosen) status, with a timeout, calling ``on_progress`` with each view it reads.
@@ -84,7 +90,8 @@ def _settles(error: TransportError) -> bool:
     return error.may_have_reached_server or isinstance(error, ActionRefused)
 
 
-def _local(transport: object, task_id: str, view: TaskView, clock: Clock) -> Task:
+def _local(task_id: str, view: TaskView, clock: Clock) -> Task:
+    """A new local task caught up with ``view`` (its history: remote-origin records)."""
     task = Task(task_id, clock=clock)
     if view.created_at is not None:
         task.created_at = view.created_at
@@ -106,8 +113,7 @@ class RemoteTask:
     def __init__(self, transport: Transport, task: Task, view: TaskView | None = None) -> None:
         self.transport = transport
         self.task = task
-        self.view = view
-        """The last task view read from the remote (None until the first read)."""
+        self.view = view  # the last view read from the remote (None until the first read)
 
     def __repr__(self) -> str:
         return f"RemoteTask({self.task!r})"
@@ -150,7 +156,7 @@ class RemoteTask:
         """
         check_id(task_id, "task_id")
         view = transport.get_task(task_id)
-        return cls(transport, _local(transport, task_id, view, clock), view)
+        return cls(transport, _local(task_id, view, clock), view)
 
     # reading ---------------------------------------------------------------------------
 
@@ -310,7 +316,7 @@ class AsyncRemoteTask:
         """See ``RemoteTask.attach``."""
         check_id(task_id, "task_id")
         view = await transport.get_task(task_id)
-        return cls(transport, _local(transport, task_id, view, clock), view)
+        return cls(transport, _local(task_id, view, clock), view)
 
     @property
     def id(self) -> str:
