@@ -128,7 +128,8 @@ class _Transition(Transition):
     before callbacks, the source's exit callbacks, the state change on the model, the dest's
     enter callbacks (and ``on_final`` for a final state), then the transition's and the
     machine's after callbacks. What it leaves out is the library's per-step debug logging and
-    its repeated state look-ups, which were a third of the cost of an action.
+    its repeated state look-ups, which were about half the cost of an action (see
+    BENCHMARKS.md).
     """
 
     def execute(self, event_data: EventData) -> bool:
