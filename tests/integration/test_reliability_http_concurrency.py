@@ -105,4 +105,8 @@ class TestConcurrentClients:
                 assert recorded["stop"] <= 1
                 assert recorded["stop"] <= ok[task_id, "stop"]
         assert codes[200] > CLIENTS  # the run really applied transitions, not only refusals
-        print(f"\nhttp concurrency: requests={len(answered)} codes={dict(codes)} records={records}")
+        acked = sum(n for (_, action), n in ok.items() if action in {"pause", "resume"})
+        print(
+            f"\nhttp concurrency: requests={len(answered)} codes={dict(codes)} "
+            f"pause/resume 200s={acked} records={records} (incl. {TASKS} start records)"
+        )
