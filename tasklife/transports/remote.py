@@ -18,9 +18,10 @@ succeeds. Otherwise the original error is raised.
 
 If the local task moves while a push is in flight (another thread acted on it), the commit
 raises ``StaleTransition``: the remote has the action, the local task kept the other change;
-``refresh()`` settles it. A ``stop`` the remote answers with 200 on a task it has already
-finished is committed as ``stopped`` locally; a later ``refresh()`` then reports the
-disagreement as ``ReconcileConflict``.
+``refresh()`` settles it. The v1 API answers 200 to a ``stop`` on a task it has already
+finished or failed, so after a stop is accepted one status read tells how the task really
+ended: a remote ``finished`` or ``failed`` is reconciled as such (origin ``remote``) rather
+than recorded as a stop; ``run.status`` says which terminal status the task reached.
 
 ``refresh()`` reconciles from the remote view (status along the table's shortest path, each
 record with origin ``remote``, and the step counter); ``wait()`` polls until a terminal (or
@@ -63,6 +64,21 @@ TERMINAL: Final = frozenset(s for s in TaskStatus if s.is_terminal)
 
 Progress = Callable[[TaskView], object]
 """Called with each task view ``wait()`` reads (status and steps: the caller's progress bar)."""
+
+
+def _commit_stop(task: Task, prepared: PreparedTransition, remote: TaskStatus | None) -> None:
+    """Commit an accepted stop, unless the remote says the task had already ended otherwise.
+
+    The v1 API answers 200 to ``stop`` on a task it already finished or failed (stop is
+    idempotent), so a 200 alone does not prove the task is stopped. One status read after
+    the stop tells: finished or failed remotely is reconciled as such (origin ``remote``)
+    instead of recording a stop that never happened there. If that read fails, the accepted
+    stop is committed.
+    """
+    if remote is not None and remote.is_terminal and remote is not TaskStatus.STOPPED:
+        task.reconcile(remote)
+    else:
+        task.commit(prepared, origin="local")
 
 
 def _wanted(until: TaskStatus | Collection[TaskStatus] | None) -> frozenset[TaskStatus]:
@@ -201,7 +217,15 @@ class RemoteTask:
                 raise
             self._settle(prepared, error)
             return True
-        self.task.commit(prepared, origin="local")
+        if prepared.action is Action.STOP:
+            try:
+                remote: TaskStatus | None = self.transport.get_status(self.task.id)
+            except TransportError as reading:
+                log.debug("could not read the status after stop: %s", reading)
+                remote = None
+            _commit_stop(self.task, prepared, remote)
+        else:
+            self.task.commit(prepared, origin="local")
         return True
 
     def _settle(self, prepared: PreparedTransition, error: TransportError) -> None:
@@ -357,7 +381,15 @@ class AsyncRemoteTask:
                 raise
             await self._settle(prepared, error)
             return True
-        self.task.commit(prepared, origin="local")
+        if prepared.action is Action.STOP:
+            try:
+                remote: TaskStatus | None = await self.transport.get_status(self.task.id)
+            except TransportError as reading:
+                log.debug("could not read the status after stop: %s", reading)
+                remote = None
+            _commit_stop(self.task, prepared, remote)
+        else:
+            self.task.commit(prepared, origin="local")
         return True
 
     async def _settle(self, prepared: PreparedTransition, error: TransportError) -> None:

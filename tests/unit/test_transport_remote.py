@@ -106,6 +106,41 @@ class TestRemoteTask:
         assert task.stop() is False
         assert len(remote.calls) == calls
 
+    @pytest.mark.parametrize("ended", [TaskStatus.FINISHED, TaskStatus.FAILED], ids=str)
+    def test_stop_after_the_remote_ended_the_task_records_how_it_ended(
+        self, task: RemoteTask, remote: InMemoryTransport, ended: TaskStatus
+    ) -> None:
+        """A 200 to stop on a task the remote already ended is reconciled, not a stop."""
+        remote.set_status(task.id, ended)
+        assert task.stop() is True
+        assert task.status is ended
+        assert [(r.action, r.origin) for r in task.task.history][-1] == (
+            Action.FINISH if ended is TaskStatus.FINISHED else Action.FAIL,
+            "remote",
+        )
+        task.refresh()  # and the two views agree: no ReconcileConflict
+        assert task.status is ended
+
+    def test_stop_is_committed_when_the_status_read_fails(
+        self, task: RemoteTask, remote: InMemoryTransport
+    ) -> None:
+        """An accepted stop whose confirming read fails is still committed as stopped."""
+        remote.fail_next(ServerError("500", status_code=500), on="get_status")
+        assert task.stop() is True
+        assert task.status is TaskStatus.STOPPED
+
+    def test_async_stop_after_the_remote_finished(self) -> None:
+        """The async twin reconciles a stop on a remotely finished task the same way."""
+
+        async def scenario() -> TaskStatus:
+            remote = AsyncInMemoryTransport()
+            bound = await AsyncRemoteTask.create(remote, "find a flight")
+            remote.backend.set_status(bound.id, TaskStatus.FINISHED)
+            await bound.stop()
+            return bound.status
+
+        assert run(scenario()) is TaskStatus.FINISHED
+
     @pytest.mark.parametrize("error", SURE)
     def test_a_sure_failure_changes_nothing(
         self, task: RemoteTask, remote: InMemoryTransport, error: Exception
