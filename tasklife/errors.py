@@ -9,12 +9,28 @@
     ├── TaskNotRunning                    progress reported for a task that is not running
     ├── TaskConflict                      two views of one task disagree; nothing was changed
     │   ├── StaleTransition               a prepared transition whose task has moved on
-    │   └── ReconcileConflict             a remote status the local task cannot legally reach
-    └── ListenerError                     a listener raised; the transition stays committed
+    │   ├── ReconcileConflict             a remote status the local task cannot legally reach
+    │   └── StoreConflict (StoreError)    tasklife.store: a save based on a stale revision
+    ├── ListenerError                     a listener raised; the transition stays committed
+    ├── TransportError                    tasklife.transports: the remote call failed
+    │   ├── AuthError                     401, 403
+    │   ├── TaskNotFound                  404
+    │   ├── ActionRefused                 400, 409: the remote refused the action
+    │   ├── ValidationFailed (ValueError) 422, with the v1 detail list
+    │   ├── RateLimited                   429, with retry_after
+    │   ├── ServerError                   5xx
+    │   ├── TransportTimeout (TimeoutError)
+    │   ├── ConnectionFailed (ConnectionError)
+    │   └── ProtocolError                 an answer that cannot be read
+    ├── WaitTimeout (TimeoutError)        tasklife.transports: wait() ran out of time
+    ├── StoreError                        tasklife.store: the store could not do what was asked
+    │   └── StoreCorruption               a stored row is not a valid task
+    ├── server.TaskNotFound (LookupError) tasklife.server: no such task for this key
+    └── ServerNotReady                    tasklife.server: a BackgroundServer did not come up
 
-Adapters add their own branches under ``TaskLifeError`` (``tasklife.transports`` and
-``tasklife.store``). Every error carries structured fields beside its message, and no
-message ever contains a credential.
+The branches below ``ListenerError`` live with their adapters (``tasklife.transports``,
+``tasklife.store``, ``tasklife.server``), which import this module, never the reverse. Every
+error carries structured fields beside its message, and no message ever contains a credential.
 """
 
 from __future__ import annotations
