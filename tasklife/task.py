@@ -383,7 +383,12 @@ class Task:
             return at
         if not isinstance(at, datetime) or at.utcoffset() is None:
             raise InvalidTaskData("clock", f"must return an aware datetime, not {at!r}")
-        return at if at.utcoffset() == _ZERO and at.tzinfo is UTC else at.astimezone(UTC)
+        try:
+            return at if at.utcoffset() == _ZERO and at.tzinfo is UTC else at.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC equivalent
+            raise InvalidTaskData(
+                "clock", f"returned {at!r}, which has no UTC equivalent"
+            ) from None
 
     def _refuse(self, action: Action) -> Literal[False]:
         """False for ``stop`` on a terminal task (a no-op); otherwise raise the right error."""
