@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import pickle
 from collections import deque
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import attrs
 import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -320,3 +322,32 @@ class TaskModelMachine(RuleBasedStateMachine):
 
 class TestTaskModel(TaskModelMachine.TestCase):  # type: ignore[misc,valid-type]
     """Random operation sequences: Task and the reference model agree at every step."""
+
+
+_ANY_OFFSET = st.builds(
+    lambda at, minutes: at.replace(tzinfo=timezone(timedelta(minutes=minutes))),
+    st.datetimes(),
+    st.integers(-(24 * 60 - 1), 24 * 60 - 1),
+)
+
+
+class TestClockProperty:
+    @given(at=_ANY_OFFSET)
+    @example(at=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))))
+    @example(at=datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-2))))
+    def test_any_aware_clock_reading(self, at: datetime) -> None:
+        """Any aware clock reading is recorded in UTC or refused as InvalidTaskData('clock')."""
+        task = Task("t", clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+        before = task.to_dict()
+        task._clock = lambda: at  # the clock a caller injected
+        try:
+            at.astimezone(UTC)
+        except OverflowError:  # no UTC equivalent: refused, nothing changed
+            with pytest.raises(InvalidTaskData) as info:
+                task.start()
+            assert info.value.field == "clock"
+            assert task.to_dict() == before
+            return
+        task.start()
+        assert task.history[-1].at == at
+        assert task.history[-1].at.tzinfo is UTC
