@@ -88,6 +88,10 @@ class RetryPolicy:
         """True when ``error`` may be retried for a read (``write=False``) or a write."""
         if isinstance(error, RateLimited):
             return True
+        if isinstance(error, ConnectionFailed) and not write:
+            # A read has no effect, so a dropped connection (often a keep-alive connection the
+            # server closed just as it was reused) is safe to try again.
+            return True
         if isinstance(error, ConnectionFailed | TransportTimeout):
             return not error.may_have_reached_server
         if write:

@@ -267,7 +267,6 @@ READ_FAULTS = [
     pytest.param(Reply.json(["not", "an", "object"]), ProtocolError, id="wrong-shape"),
     pytest.param(Reply.error(500, "boom"), ServerError, id="500"),
     pytest.param(Reply.slow(), TransportTimeout, id="slow-headers"),
-    pytest.param(Reply.drop(), ConnectionFailed, id="dropped-after-request"),
     pytest.param(Reply.json(SEED_422, 422), ValidationFailed, id="seed-422"),
 ]  # fmt: skip
 
@@ -283,6 +282,27 @@ class TestReadFaults:
         before = run.task.to_dict()
         server.script(attrs.evolve(reply, path="/api/v1/task/"))
         with pytest.raises(error):
+            run.refresh()
+        assert run.task.to_dict() == before
+
+    def test_a_dropped_read_is_retried(self, kit: Kit, server: FaultServer) -> None:
+        """A read whose connection drops before the answer is repeated (it had no effect)."""
+        run = kit.create("x")
+        server.tasks[run.id].status = TaskStatus.FINISHED
+        server.script(attrs.evolve(Reply.drop(), path="/api/v1/task/"))
+        run.refresh()
+        assert run.status is TaskStatus.FINISHED
+        assert server.pending() == 0
+
+    def test_a_read_dropped_every_time_fails_and_changes_nothing(
+        self, kit: Kit, server: FaultServer
+    ) -> None:
+        """When every attempt drops, refresh() raises ConnectionFailed; the task is unchanged."""
+        run = kit.create("x")
+        server.tasks[run.id].status = TaskStatus.FINISHED
+        before = run.task.to_dict()
+        server.script(*[attrs.evolve(Reply.drop(), path="/api/v1/task/")] * 4)
+        with pytest.raises(ConnectionFailed):
             run.refresh()
         assert run.task.to_dict() == before
 

@@ -37,7 +37,7 @@ CASES = [
     pytest.param(server(500), False, False, id="500"),
     pytest.param(TransportTimeout("read", may_have_reached_server=True), False, False,
                  id="read-timeout"),
-    pytest.param(ConnectionFailed("dropped", may_have_reached_server=True), False, False,
+    pytest.param(ConnectionFailed("dropped", may_have_reached_server=True), True, False,
                  id="dropped"),
     pytest.param(ActionRefused("x", status_code=409), False, False, id="409"),
     pytest.param(ProtocolError("x"), False, False, id="protocol"),
@@ -47,7 +47,7 @@ CASES = [
 class TestRetryPolicy:
     @pytest.mark.parametrize(("error", "read", "write"), CASES)
     def test_what_is_retried(self, error: TransportError, read: bool, write: bool) -> None:
-        """Reads: 429/502/503/504/connect; writes: only 429 and connect failures."""
+        """Reads: 429/502/503/504/connect/dropped; writes: only 429 and connect failures."""
         policy = RetryPolicy()
         assert (policy.retryable(error, write=False), policy.retryable(error, write=True)) == (
             read, write,
