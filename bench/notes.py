@@ -114,12 +114,16 @@ item that large is the per-task lock, which is how the core is thread-safe witho
 (the weakref slots, 16 B, and the datetimes are public behaviour). Build time is within target."""
 
 _SERVER = """\
-**Server throughput.** `py-spy` on `tasklife serve` under this load: the core (`Task.apply`)
-is ~2.5% of the server's CPU. The difference from the bare app is the work it does per request:
-the SQLite transaction and commit (`SQLiteTaskStore.save`, ~12%), the access-log line
-(`logging`, ~5.5%), auth, the service and the JSON views. An earlier profile (before `4718c0a`)
-showed 33% in `Task.to_dict` because the store serialized the whole history on every save; the
-store now writes only new records, which took the ratio from 0.33x to about 0.5x."""
+**Server throughput.** In a quiet run the bare app serves about 7,000 requests/s (about 140 µs
+of CPU per request) and `tasklife serve` about 2,800 (about 360 µs). `py-spy` on
+`tasklife serve` under this load, as shares of the event loop's samples: `TaskService.act` ~21%
+(the SQLite save and its transaction ~17%; the core's `Task.apply` ~3%), FastAPI's dependency
+solving for the key and the query ~7%, the access-log line ~6%, socket writes ~22% (the bare
+app makes the same writes). An earlier profile (before `4718c0a`) had 33% in `Task.to_dict`,
+because the store serialized the whole history on every save; the store now writes only the
+new records, which took the ratio from 0.33x to 0.39-0.61x across runs (the higher figures come
+from runs where other processes slowed the bare app down too). What is left is the server's and
+the store's per-request work (issue 4), not the core."""
 
 _ASYNC = """\
 **Async transport, 1,000 concurrent.** `py-spy` on the benchmark process (3 rounds): 82% of
