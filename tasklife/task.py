@@ -360,7 +360,22 @@ class Task:
         raw_history = _field(data, "history", list, "")
         history = [_record(raw, i) for i, raw in enumerate(raw_history)]
         _check_chain(history, status, version)
+        return cls._assemble(
+            task_id, status, steps=steps, created_at=created_at, history=history, clock=clock
+        )
 
+    @classmethod
+    def _assemble(
+        cls,
+        task_id: str,
+        status: TaskStatus,
+        *,
+        steps: int,
+        created_at: datetime,
+        history: list[TransitionRecord],
+        clock: Clock,
+    ) -> Self:
+        """A task from parts that were already validated (by ``from_dict``)."""
         task = cls.__new__(cls)
         task.id = task_id
         task.status = status
@@ -523,16 +538,9 @@ def _load_plain(cls: type[TaskT], data: dict[str, Any], clock: Clock) -> TaskT |
             return None
     except (KeyError, TypeError, ValueError):
         return None
-    task = cls.__new__(cls)
-    task.id = task_id
-    task.status = current
-    task.steps = steps
-    task.created_at = created_at
-    task._history = history
-    task._clock = clock
-    task._lock = threading.RLock()
-    task._listeners = ()
-    return task
+    return cls._assemble(
+        task_id, current, steps=steps, created_at=created_at, history=history, clock=clock
+    )
 
 
 def _restore(cls: type[Task], data: Mapping[str, Any]) -> Task:

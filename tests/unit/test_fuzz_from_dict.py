@@ -7,6 +7,7 @@ must be a task that survives its own round trip and satisfies the lifecycle's in
 from __future__ import annotations
 
 import json
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -67,6 +68,18 @@ class TestFromDictFuzz:
         task = load(data)
         if task is not None:
             assert_valid(task)
+
+    @given(mutated_task_dicts())
+    def test_fast_path_agrees_with_full_validation(self, data: JSON) -> None:
+        """A plain dict (fast path) and the same data behind a read-only mapping (full
+        validation) load to equal tasks, or are refused with the same field named."""
+        outcomes: list[Task | str] = []
+        for form in (data, MappingProxyType(data) if isinstance(data, dict) else data):
+            try:
+                outcomes.append(Task.from_dict(form))
+            except InvalidTaskData as error:
+                outcomes.append(error.field)
+        assert outcomes[0] == outcomes[1]
 
     @given(task_dicts)
     def test_valid_dicts_load(self, data: JSON) -> None:
