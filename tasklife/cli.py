@@ -146,6 +146,6 @@ def api_key(given: str | None, environ: Mapping[str, str]) -> str | None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from tasklife.server.demo import run_demo  # noqa: PLC0415 - needs the server extra
+    from tasklife.demo import run_demo  # noqa: PLC0415 - needs the server extra
 
     return run_demo(sys.stdout)

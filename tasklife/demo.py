@@ -19,8 +19,7 @@ from typing import TextIO
 
 from tasklife.errors import InvalidTransition
 from tasklife.lifecycle import Action
-from tasklife.server.app import create_app
-from tasklife.server.runner import BackgroundServer
+from tasklife.server import BackgroundServer, create_app
 from tasklife.store import SQLiteTaskStore
 from tasklife.task import Task, TransitionRecord
 from tasklife.transports import ActionRefused, RemoteTask
