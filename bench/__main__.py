@@ -49,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"(--no-write: {OUT.name} left alone; {seconds:.0f} s)")
     else:
         OUT.write_text(text, encoding="utf-8")
+        for section in sections:
+            for path, content in section.files:
+                (OUT.parent / path).write_bytes(content)
         print(f"wrote {OUT} ({seconds:.0f} s)")
     return 0
 

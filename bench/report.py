@@ -52,6 +52,9 @@ class Section:
     title: str
     body: str
     verdicts: tuple[Verdict, ...] = ()
+    files: tuple[tuple[str, bytes], ...] = ()
+    """Files the report refers to (path from the repository root, content), such as plots;
+    written beside BENCHMARKS.md, and like it only without ``--no-write``."""
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

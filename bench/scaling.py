@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import io
 import json
 import random
 import subprocess
@@ -35,7 +36,7 @@ HISTORY = (1, 10, 100, 1000)
 LIVE = (1_000, 100_000, 1_000_000)
 TARGET_MB = 500.0
 TARGET_SECONDS = 10.0
-PLOT = Path(__file__).resolve().parent / "scaling.png"
+PLOT = "bench/scaling.png"
 _POOL = 200
 
 
@@ -144,11 +145,13 @@ def _mb(value: int | None) -> str:
     return "not measured" if value is None else f"{value / 1e6:.0f}"
 
 
-def _plot(history: dict[str, Stats], ops: dict[str, Stats], live: list[dict[str, Any]]) -> str:
+def _plot(
+    history: dict[str, Stats], ops: dict[str, Stats], live: list[dict[str, Any]]
+) -> tuple[str, bytes | None]:
     try:
         matplotlib: Any = importlib.import_module("matplotlib")
     except ImportError:
-        return "Plot not drawn: matplotlib is not installed (`pip install matplotlib`).\n"
+        return "Plot not drawn: matplotlib is not installed (`pip install matplotlib`).\n", None
     matplotlib.use("Agg")
     plt: Any = importlib.import_module("matplotlib.pyplot")
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4))
@@ -170,9 +173,10 @@ def _plot(history: dict[str, Stats], ops: dict[str, Stats], live: list[dict[str,
     right.set(xscale="log", yscale="log", xlabel="live tasks", title="time vs live tasks")
     right.legend()
     fig.tight_layout()
-    fig.savefig(PLOT, dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
-    return f"![scaling](bench/{PLOT.name})\n"
+    return f"![scaling]({PLOT})\n", png.getvalue()
 
 
 def run(*, quick: bool) -> Section:
@@ -224,10 +228,13 @@ def run(*, quick: bool) -> Section:
             live_rows,
         ),
     ]
+    files: tuple[tuple[str, bytes], ...] = ()
     if quick:
         body.append("Quick mode: no 1M size, no plot.\n")
     else:
-        body.append(_plot(bare_stats, op_stats, live))
+        markdown, png = _plot(bare_stats, op_stats, live)
+        body.append(markdown)
+        files = () if png is None else ((PLOT, png),)
     verdicts: list[Verdict] = []
     million = next((r for r in live if r["count"] == 1_000_000), None)
     if million is None:
@@ -248,7 +255,7 @@ def run(*, quick: bool) -> Section:
         seconds = million["build_s"]
         verdicts.append(Verdict("1M live tasks, build time", f"{seconds:.2f} s",
                                 f"≤ {TARGET_SECONDS:g} s", seconds <= TARGET_SECONDS))  # fmt: skip
-    return Section("Scaling", "\n".join(body), tuple(verdicts))
+    return Section("Scaling", "\n".join(body), tuple(verdicts), files)
 
 
 def main(argv: Sequence[str]) -> int:
