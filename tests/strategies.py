@@ -15,6 +15,22 @@ from hypothesis import strategies as st
 
 from tasklife import LIFECYCLE, Action, Task, TaskStatus
 
+# The reference lifecycle, written out by hand from the reference document (deliberately not
+# derived from tasklife's own table): the model-based tests compare tasklife with it.
+REFERENCE_TABLE: dict[tuple[str, str], str] = {
+    ("created", "start"): "running",
+    ("running", "pause"): "paused",
+    ("paused", "resume"): "running",
+    ("created", "stop"): "stopped",
+    ("running", "stop"): "stopped",
+    ("paused", "stop"): "stopped",
+    ("running", "finish"): "finished",
+    ("created", "fail"): "failed",
+    ("running", "fail"): "failed",
+    ("paused", "fail"): "failed",
+}
+REFERENCE_TERMINAL = frozenset({"stopped", "finished", "failed"})
+
 __all__ = [
     "JSON",
     "actions",

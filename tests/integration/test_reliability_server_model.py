@@ -24,6 +24,7 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from strategies import REFERENCE_TABLE, REFERENCE_TERMINAL
 
 from tasklife.server.testing import LiveServer
 
@@ -32,19 +33,6 @@ DEEP = settings().max_examples >= 1000
 EXAMPLES = 300 if DEEP else 12
 STEPS = 40 if DEEP else 25
 MAX_TASKS = 4
-
-TABLE = {
-    ("running", "pause"): "paused",
-    ("paused", "resume"): "running",
-    ("created", "stop"): "stopped",
-    ("running", "stop"): "stopped",
-    ("paused", "stop"): "stopped",
-    ("running", "finish"): "finished",
-    ("created", "fail"): "failed",
-    ("running", "fail"): "failed",
-    ("paused", "fail"): "failed",
-}
-TERMINAL = {"stopped", "finished", "failed"}
 
 
 @attrs.define
@@ -59,7 +47,7 @@ class ModelTask:
     )
 
     def move(self, action: str, reason: str | None = None) -> None:
-        dest = TABLE[self.status, action]
+        dest = REFERENCE_TABLE[self.status, action]
         self.history.append((action, self.status, dest, reason))
         self.status = dest
 
@@ -117,8 +105,8 @@ class ServerModel(RuleBasedStateMachine):
         model = self.tasks[task_id]
         before = self.remote(task_id)
         response = self.call("PUT", f"/api/v1/{action}-task", params={"task_id": task_id})
-        noop = action == "stop" and model.status in TERMINAL
-        ok = noop or (model.status, action) in TABLE
+        noop = action == "stop" and model.status in REFERENCE_TERMINAL
+        ok = noop or (model.status, action) in REFERENCE_TABLE
         self.expect(response, task_id, ok, before)
         if ok and not noop:
             model.move(action)
@@ -149,7 +137,7 @@ class ServerModel(RuleBasedStateMachine):
         before = self.remote(task_id)
         params = {} if reason is None or action == "finish" else {"reason": reason}
         response = self.call("POST", f"/emulator/v1/task/{task_id}/{action}", params=params)
-        ok = (model.status, action) in TABLE
+        ok = (model.status, action) in REFERENCE_TABLE
         self.expect(response, task_id, ok, before)
         if ok:
             model.move(action, params.get("reason"))

@@ -33,7 +33,14 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from strategies import actions, statuses, task_ids, ticking_clock
+from strategies import (
+    REFERENCE_TABLE,
+    REFERENCE_TERMINAL,
+    actions,
+    statuses,
+    task_ids,
+    ticking_clock,
+)
 
 from tasklife import (
     Action,
@@ -50,20 +57,6 @@ from tasklife import (
     TransitionRecord,
 )
 
-# The reference table, written out by hand from the reference document.
-_MODEL_TABLE: dict[tuple[str, str], str] = {
-    ("created", "start"): "running",
-    ("running", "pause"): "paused",
-    ("paused", "resume"): "running",
-    ("created", "stop"): "stopped",
-    ("running", "stop"): "stopped",
-    ("paused", "stop"): "stopped",
-    ("running", "finish"): "finished",
-    ("created", "fail"): "failed",
-    ("running", "fail"): "failed",
-    ("paused", "fail"): "failed",
-}
-_MODEL_TERMINAL = frozenset({"stopped", "finished", "failed"})
 _ACTION_ORDER = ["start", "pause", "resume", "stop", "finish", "fail"]
 
 
@@ -76,7 +69,7 @@ def _model_path(source: str, dest: str) -> list[str] | None:
         if status == dest:
             return path
         for action in _ACTION_ORDER:
-            nxt = _MODEL_TABLE.get((status, action))
+            nxt = REFERENCE_TABLE.get((status, action))
             if nxt is not None and nxt not in seen:
                 seen.add(nxt)
                 queue.append((nxt, [*path, action]))
@@ -92,10 +85,10 @@ class Model:
     history: list[tuple[str, str, str, str, str | None]] = attrs.Factory(list)
 
     def target(self, action: str) -> str | None:
-        return _MODEL_TABLE.get((self.status, action))
+        return REFERENCE_TABLE.get((self.status, action))
 
     def apply(self, action: str, origin: str, reason: str | None) -> None:
-        dest = _MODEL_TABLE[self.status, action]
+        dest = REFERENCE_TABLE[self.status, action]
         self.history.append((action, self.status, dest, origin, reason))
         self.status = dest
 
@@ -160,7 +153,7 @@ class TaskModelMachine(RuleBasedStateMachine):
             )
             assert result is True or isinstance(result, TransitionRecord)
             self.model.apply(action.value, origin, reason)
-        elif action is Action.STOP and self.model.status in _MODEL_TERMINAL:
+        elif action is Action.STOP and self.model.status in REFERENCE_TERMINAL:
             assert self.t.stop() is False
             assert self.t.to_dict() == before
         else:
@@ -175,7 +168,7 @@ class TaskModelMachine(RuleBasedStateMachine):
     def prepare(self, action: Action) -> PreparedTransition | None:
         before = self.t.to_dict()
         if self.model.target(action.value) is None:
-            if action is Action.STOP and self.model.status in _MODEL_TERMINAL:
+            if action is Action.STOP and self.model.status in REFERENCE_TERMINAL:
                 assert self.t.prepare(action) is None
             else:
                 self.refused(before, InvalidTransition, lambda: self.t.prepare(action))
