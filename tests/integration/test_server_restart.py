@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tasklife.server.testing import LiveServer
 
 ServerFactory = Callable[..., LiveServer]
@@ -22,31 +24,23 @@ def prepare(server: LiveServer, key: str) -> str:
 
 
 class TestRestart:
-    def test_task_view_survives(
-        self, server_factory: ServerFactory, api_key: str, db_path: Path
+    @pytest.mark.parametrize(
+        "path",
+        ["/api/v1/task/{}", "/emulator/v1/task/{}/history"],
+        ids=["task-view", "history"],
+    )
+    def test_survives(
+        self, server_factory: ServerFactory, api_key: str, db_path: Path, path: str
     ) -> None:
-        """The v1 view after a restart equals the view before it."""
+        """The v1 view, and every transition record with its time and origin, survive."""
         first = server_factory()
         task_id = prepare(first, api_key)
         with first.client(api_key) as http:
-            before = http.get(f"/api/v1/task/{task_id}").json()
+            before = http.get(path.format(task_id)).json()
         first.stop()
         second = server_factory(db=db_path)
         with second.client(api_key) as http:
-            assert http.get(f"/api/v1/task/{task_id}").json() == before
-
-    def test_history_survives(
-        self, server_factory: ServerFactory, api_key: str, db_path: Path
-    ) -> None:
-        """Every transition record, with its time and origin, survives the restart."""
-        first = server_factory()
-        task_id = prepare(first, api_key)
-        with first.client(api_key) as http:
-            before = http.get(f"/emulator/v1/task/{task_id}/history").json()
-        first.stop()
-        second = server_factory(db=db_path)
-        with second.client(api_key) as http:
-            assert http.get(f"/emulator/v1/task/{task_id}/history").json() == before
+            assert http.get(path.format(task_id)).json() == before
 
     def test_resume_continues_after_restart(
         self, server_factory: ServerFactory, api_key: str, db_path: Path
