@@ -28,6 +28,15 @@ def store(db_path: Path) -> Iterator[SQLiteTaskStore]:
         yield opened
 
 
+def two_copies(store: SQLiteTaskStore) -> tuple[StoredTask, StoredTask]:
+    """A running task added to ``store``, then loaded twice, as two racing writers would."""
+    store.add(running())
+    first, second = store.get("task_1"), store.get("task_1")
+    assert first is not None
+    assert second is not None
+    return first, second
+
+
 def running(task_id: str = "task_1", owner: str = "alice", **fields: object) -> StoredTask:
     task = Task(task_id)
     task.start()
@@ -112,10 +121,7 @@ class TestOptimisticSaves:
 
     def test_stale_save_raises_store_conflict(self, store: SQLiteTaskStore) -> None:
         """Saving a record loaded before someone else's save raises StoreConflict."""
-        store.add(running())
-        first, second = store.get("task_1"), store.get("task_1")
-        assert first is not None
-        assert second is not None
+        first, second = two_copies(store)
         first.task.pause()
         store.save(first)
         second.task.stop()
@@ -125,10 +131,7 @@ class TestOptimisticSaves:
 
     def test_stale_save_writes_nothing(self, store: SQLiteTaskStore) -> None:
         """After a refused save the stored task is the winner's, history and all."""
-        store.add(running())
-        first, second = store.get("task_1"), store.get("task_1")
-        assert first is not None
-        assert second is not None
+        first, second = two_copies(store)
         first.task.pause()
         store.save(first)
         second.task.advance(5)
@@ -144,10 +147,7 @@ class TestOptimisticSaves:
 
     def test_steps_change_is_not_lost(self, store: SQLiteTaskStore) -> None:
         """A save that only advanced steps makes a concurrent status save stale."""
-        store.add(running())
-        stepper, pauser = store.get("task_1"), store.get("task_1")
-        assert stepper is not None
-        assert pauser is not None
+        stepper, pauser = two_copies(store)
         stepper.task.advance()
         store.save(stepper)
         pauser.task.pause()
