@@ -308,7 +308,7 @@ def _check(table: tuple[Rule, ...], initial: TaskStatus) -> None:
             if (src, rule.action) in seen:
                 raise TableError(f"{rule!r}: {rule.action} from {src} is defined twice")
             seen.add((src, rule.action))
-    targets = {(s, a): r.dest for r in table for s in r.sources for a in (r.action,)}
+    targets = {(s, r.action): r.dest for r in table for s in r.sources}
     unreachable = [s for s in TaskStatus if s != initial and _shortest(targets, initial, s) is None]
     if unreachable:
         raise TableError(f"unreachable from {initial}: {', '.join(unreachable)}")
