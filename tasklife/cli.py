@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="tasklife",
         description="The lifecycle of a remote browser-automation task.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="show the version"
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     diagram = commands.add_parser(
         "diagram",
@@ -93,6 +96,12 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "transition and the task's history.",
     )
     demo.set_defaults(run=_demo)
+
+
+def _version() -> str:
+    from tasklife import __version__  # noqa: PLC0415 - the package, once its modules are loaded
+
+    return __version__
 
 
 def _diagram(args: argparse.Namespace) -> int:

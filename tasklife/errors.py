@@ -3,7 +3,9 @@
 ::
 
     TaskLifeError
-    ├── InvalidTaskData (ValueError)      bad input data; names the offending field
+    ├── InvalidTaskData (ValueError)      data that cannot describe a task; names the field
+    ├── InvalidArgument (ValueError)      an argument that is not task data (a page, a URL, ...)
+    ├── TableError (ValueError)           a lifecycle table that is malformed
     ├── InvalidTransition                 the table forbids this action from this status
     │   └── CannotResumeStoppedTask       resume of a stopped task: create a new task instead
     ├── TaskNotRunning                    progress reported for a task that is not running
@@ -44,11 +46,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CannotResumeStoppedTask",
+    "InvalidArgument",
     "InvalidTaskData",
     "InvalidTransition",
     "ListenerError",
     "ReconcileConflict",
     "StaleTransition",
+    "TableError",
     "TaskConflict",
     "TaskLifeError",
     "TaskNotRunning",
@@ -69,6 +73,31 @@ class InvalidTaskData(TaskLifeError, ValueError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.field, self.problem))
+
+
+class InvalidArgument(TaskLifeError, ValueError):
+    """An argument that is not task data is out of range or of the wrong kind.
+
+    ``argument`` names it (``page``, ``base_url``, ``step_seconds``, ...); ``problem`` says
+    what is wrong. Data that describes a task (an id, a ``to_dict`` field, a clock reading)
+    raises ``InvalidTaskData`` instead.
+    """
+
+    def __init__(self, argument: str, problem: str) -> None:
+        self.argument = argument
+        self.problem = problem
+        super().__init__(f"{argument}: {problem}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.argument, self.problem))
+
+
+class TableError(TaskLifeError, ValueError):
+    """A lifecycle table is malformed (an unknown name, a terminal status with exits, ...).
+
+    ``tasklife.lifecycle`` checks ``TABLE`` at import, so this reaches only code that builds a
+    ``Lifecycle`` from a table of its own.
+    """
 
 
 class InvalidTransition(TaskLifeError):

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import attrs
 from transitions import EventData, Machine, State, Transition
 
+from tasklife.errors import TableError
+
 if TYPE_CHECKING:
     from tasklife.task import Task, TransitionRecord
 
@@ -99,10 +101,6 @@ TABLE: tuple[Rule, ...] = (
          "the service gave up on the task"),
 )  # fmt: skip
 """The lifecycle tasklife commits to (see the README's table, which is generated from this)."""
-
-
-class TableError(ValueError):
-    """The lifecycle table is malformed; raised at import, so it never reaches a user."""
 
 
 class _State(State):

@@ -126,7 +126,8 @@ class Task:
     (<TaskStatus.CREATED: 'created'>, 0)
 
     A new task starts in ``created``. Its history is a tuple of ``TransitionRecord``;
-    ``version`` is the number of transitions applied so far.
+    ``version`` is the number of transitions applied so far. ``created_at`` defaults to the
+    clock's reading; pass the remote's creation time when the task already exists there.
     """
 
     id: str
@@ -138,13 +139,17 @@ class Task:
     _lock: threading.RLock = attrs.field(eq=False, repr=False)
     _listeners: tuple[Listener, ...] = attrs.field(eq=False, repr=False)
 
-    def __init__(self, id: str, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, id: str, *, clock: Clock = utc_now, created_at: datetime | None = None
+    ) -> None:
         check_id(id)
         self.id = id
         self.status = TaskStatus.CREATED
         self.steps = 0
         self._clock = clock
-        self.created_at = self._now()
+        self.created_at = (
+            self._now() if created_at is None else _timestamp(created_at, "created_at")
+        )
         self._history = []
         self._lock = threading.RLock()
         self._listeners = ()
@@ -569,11 +574,16 @@ def _field(data: Mapping[str, Any], key: str, kind: type[T], path: str) -> T:
     return value
 
 
-def _timestamp(value: str, field: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidTaskData(field, f"{value!r} is not an ISO 8601 timestamp") from None
+def _timestamp(value: str | datetime, field: str) -> datetime:
+    if isinstance(value, datetime):
+        at = value
+    elif isinstance(value, str):
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidTaskData(field, f"{value!r} is not an ISO 8601 timestamp") from None
+    else:
+        raise InvalidTaskData(field, f"must be a datetime or a string, not {type(value).__name__}")
     if at.utcoffset() is None:
         raise InvalidTaskData(field, f"{value!r} has no UTC offset")
     try:

@@ -108,9 +108,7 @@ def _settles(error: TransportError) -> bool:
 
 def _local(task_id: str, view: TaskView, clock: Clock) -> Task:
     """A new local task caught up with ``view`` (its history: remote-origin records)."""
-    task = Task(task_id, clock=clock)
-    if view.created_at is not None:
-        task.created_at = view.created_at
+    task = Task(task_id, clock=clock, created_at=view.created_at)
     task.reconcile(view.status, steps=view.steps)
     return task
 

@@ -8,7 +8,7 @@ import pytest
 from transitions import Machine
 
 from tasklife import LIFECYCLE, TABLE, Action, Lifecycle, Rule, TaskStatus
-from tasklife.lifecycle import TableError
+from tasklife.errors import TableError
 
 S: TypeAlias = TaskStatus
 A: TypeAlias = Action
@@ -90,6 +90,13 @@ class TestTable:
 
 
 class TestTableChecks:
+    def test_table_error_is_a_tasklife_error(self) -> None:
+        """TableError sits under the one root (and stays a ValueError)."""
+        from tasklife import TaskLifeError  # noqa: PLC0415 - the point of the test
+
+        assert issubclass(TableError, TaskLifeError)
+        assert issubclass(TableError, ValueError)
+
     def test_terminal_source_is_refused(self) -> None:
         """A rule leaving a terminal status fails the import-time check."""
         bad = (*TABLE, Rule(A.RESUME, (S.STOPPED,), S.RUNNING, "client", "no"))

@@ -8,10 +8,11 @@ import sys
 import tasklife
 
 DOCUMENTED = {
-    "LIFECYCLE", "TABLE", "Action", "CannotResumeStoppedTask", "Clock", "InvalidTaskData",
-    "InvalidTransition", "Lifecycle", "Listener", "ListenerError", "Origin", "PreparedTransition",
-    "ReconcileConflict", "Rule", "StaleTransition", "Task", "TaskConflict", "TaskLifeError",
-    "TaskNotRunning", "TaskStatus", "TransitionRecord", "__version__", "utc_now",
+    "LIFECYCLE", "TABLE", "Action", "CannotResumeStoppedTask", "Clock", "InvalidArgument",
+    "InvalidTaskData", "InvalidTransition", "Lifecycle", "Listener", "ListenerError", "Origin",
+    "PreparedTransition", "ReconcileConflict", "Rule", "StaleTransition", "TableError", "Task",
+    "TaskConflict", "TaskLifeError", "TaskNotRunning", "TaskStatus", "TransitionRecord",
+    "__version__", "utc_now",
 }  # fmt: skip
 
 

@@ -71,6 +71,24 @@ class TestNewTask:
         """Up to 256 printable characters without whitespace make an id."""
         assert Task(good).id == good
 
+    def test_created_at_given(self) -> None:
+        """created_at may be given (a remote task's creation time); it is stored in UTC."""
+        plus_two = timezone(timedelta(hours=2))
+        task = Task(
+            "task_1", clock=ticking_clock(), created_at=datetime(2026, 1, 1, 2, tzinfo=plus_two)
+        )
+        assert task.created_at == T0
+        assert task.created_at.tzinfo is UTC
+
+    @pytest.mark.parametrize(
+        "bad", [datetime(2026, 1, 1), "yesterday", 5], ids=["naive", "text", "int"]
+    )
+    def test_bad_created_at_is_refused(self, bad: object) -> None:
+        """A created_at that is no aware datetime raises InvalidTaskData naming it."""
+        with pytest.raises(InvalidTaskData) as caught:
+            Task("task_1", created_at=bad)  # type: ignore[arg-type]
+        assert caught.value.field == "created_at"
+
     def test_repr_is_short(self) -> None:
         """The repr names id, status, version and steps, not the whole history."""
         assert repr(task_in(S.PAUSED)) == "Task(id='task_1', status='paused', version=2, steps=0)"
