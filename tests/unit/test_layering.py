@@ -14,9 +14,10 @@ DOMAIN = {"tasklife", "tasklife.lifecycle", "tasklife.task", "tasklife.errors", 
 # composition roots that wire adapters together, so they may import anything.
 ALLOWED = {
     "domain": set[str](),
-    "tasklife.transports": {"tasklife.transports"},
+    "tasklife.v1": {"tasklife.v1"},
+    "tasklife.transports": {"tasklife.transports", "tasklife.v1"},
     "tasklife.store": {"tasklife.store"},
-    "tasklife.server": {"tasklife.store", "tasklife.server"},
+    "tasklife.server": {"tasklife.v1", "tasklife.store", "tasklife.server"},
 }
 
 
