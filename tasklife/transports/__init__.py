@@ -6,8 +6,12 @@
   over httpx; they need ``pip install 'tasklife[http]'`` and are imported on first use, so
   ``import tasklife.transports`` works without httpx).
 - Remote first: ``RemoteTask`` / ``AsyncRemoteTask`` bind a local ``Task`` to a transport.
-- Errors: ``TransportError`` and its subclasses, ``WaitTimeout``.
 - Retries: ``RetryPolicy``.
+- The records (``TaskView``, ``TaskPage``, ...) and the errors (``TransportError`` and its
+  subclasses, ``WaitTimeout``) are the v1 contract's, ``tasklife.v1``, re-exported here.
+
+The multi-step logic (retries, pushes and their read-backs, refresh, wait, create, attach) is
+written once as flows (``tasklife.transports.flow``) that a blocking and an asyncio driver run.
 """
 
 from __future__ import annotations
@@ -15,23 +19,27 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tasklife.transports.base import CLIENT_ACTIONS, AsyncTransport, Transport
-from tasklife.transports.errors import (
+from tasklife.transports.memory import AsyncInMemoryTransport, InMemoryTransport, RemoteRecord
+from tasklife.transports.remote import AsyncRemoteTask, RemoteTask
+from tasklife.transports.retry import RetryPolicy
+from tasklife.v1 import (
     ActionRefused,
     AuthError,
     ConnectionFailed,
     ProtocolError,
     RateLimited,
+    RemoteStep,
     ServerError,
     TaskNotFound,
+    TaskPage,
+    TaskSummary,
+    TaskView,
+    TransportClosed,
     TransportError,
     TransportTimeout,
     ValidationFailed,
     WaitTimeout,
 )
-from tasklife.transports.memory import AsyncInMemoryTransport, InMemoryTransport, RemoteRecord
-from tasklife.transports.remote import AsyncRemoteTask, RemoteTask
-from tasklife.transports.retry import RetryPolicy
-from tasklife.transports.views import RemoteStep, TaskPage, TaskSummary, TaskView
 
 if TYPE_CHECKING:
     from tasklife.transports.http import AsyncBrowserUseTransport, BrowserUseTransport
@@ -59,6 +67,7 @@ __all__ = [
     "TaskSummary",
     "TaskView",
     "Transport",
+    "TransportClosed",
     "TransportError",
     "TransportTimeout",
     "ValidationFailed",

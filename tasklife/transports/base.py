@@ -2,24 +2,21 @@
 
 A transport pushes a client action (pause, resume, stop) for a task, reads the remote's view
 of a task (the full v1 view, or only its status), lists tasks a page at a time, and creates
-tasks (v1 ``run-task``). It raises only ``TransportError`` subclasses (and
-``InvalidTaskData`` for arguments refused before any I/O). ``AsyncTransport`` is the same
-port with coroutines; it is a separate Protocol, not a flag.
+tasks (v1 ``run-task``). It raises only ``TransportError`` subclasses (and ``InvalidTaskData``
+or ``InvalidArgument`` for arguments refused before any I/O). ``AsyncTransport`` is the same
+port with coroutines; it is a separate Protocol, not a flag. The records and errors are the
+v1 contract's (``tasklife.v1``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Final, Protocol, Self, runtime_checkable
+from typing import Protocol, Self, Unpack, runtime_checkable
 
 from tasklife.lifecycle import Action, TaskStatus
-from tasklife.transports.views import TaskPage, TaskView
+from tasklife.v1 import CLIENT_ACTIONS, RunTaskOptions, TaskPage, TaskView
 
-__all__ = ["CLIENT_ACTIONS", "AsyncTransport", "Transport"]
-
-CLIENT_ACTIONS: Final = frozenset({Action.PAUSE, Action.RESUME, Action.STOP})
-"""The actions a client pushes (``PUT /api/v1/{action}-task``); the others are the remote's."""
+__all__ = ["CLIENT_ACTIONS", "AsyncClosing", "AsyncTransport", "Closing", "Transport"]
 
 
 @runtime_checkable
@@ -42,21 +39,12 @@ class Transport(Protocol):
         """One page of tasks, newest first."""
         ...
 
-    def run_task(
-        self,
-        task: str,
-        *,
-        llm_model: str | None = None,
-        max_agent_steps: int | None = None,
-        metadata: Mapping[str, str] | None = None,
-        allowed_domains: Sequence[str] | None = None,
-        secrets: Mapping[str, str] | None = None,
-    ) -> str:
+    def run_task(self, task: str, **options: Unpack[RunTaskOptions]) -> str:
         """Create (and start) a remote task; returns its id."""
         ...
 
     def close(self) -> None:
-        """Release connections; closing twice is harmless."""
+        """Release connections and refuse further calls; closing twice is harmless."""
         ...
 
     def __enter__(self) -> Self: ...
@@ -89,21 +77,12 @@ class AsyncTransport(Protocol):
         """One page of tasks, newest first."""
         ...
 
-    async def run_task(
-        self,
-        task: str,
-        *,
-        llm_model: str | None = None,
-        max_agent_steps: int | None = None,
-        metadata: Mapping[str, str] | None = None,
-        allowed_domains: Sequence[str] | None = None,
-        secrets: Mapping[str, str] | None = None,
-    ) -> str:
+    async def run_task(self, task: str, **options: Unpack[RunTaskOptions]) -> str:
         """Create (and start) a remote task; returns its id."""
         ...
 
     async def close(self) -> None:
-        """Release connections; closing twice is harmless."""
+        """Release connections and refuse further calls; closing twice is harmless."""
         ...
 
     async def __aenter__(self) -> Self: ...
@@ -114,3 +93,33 @@ class AsyncTransport(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+class Closing:
+    """For adapters: ``with adapter:`` closes it at the end (it defines ``close()``)."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncClosing:
+    """For async adapters: ``async with adapter:`` closes it at the end."""
+
+    __slots__ = ()
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

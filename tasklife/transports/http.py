@@ -4,114 +4,117 @@ Needs the ``http`` extra (``pip install 'tasklife[http]'``). One ``httpx.Client`
 ``AsyncClient``) per transport, built once and reused for every call, so connections are
 kept alive; pass your own with ``client=`` (the transport then does not close it).
 
-Security: the API key comes from ``api_key=`` or ``BROWSER_USE_API_KEY`` and is only ever
-put in the ``Authorization`` header; no repr, message or log line contains it. ``http://``
-is refused unless the host is a loopback address or ``allow_insecure_http=True``. TLS
-verification is httpx's default (on) and there is no switch to turn it off. Task ids are
-checked with ``tasklife.task.check_id`` and percent-encoded (``quote(id, safe="")``), so no
-id can change the request's path or query.
+What to send and what an answer means is ``tasklife.v1``; the retry loop is
+``tasklife.transports.retry.exchange``, one flow for both classes. What is here is the I/O:
+sending one request and reading its answer, with these bounds:
 
-Every httpx exception is translated (``map_httpx_error``) and every non-200 answer is mapped
-to a ``TransportError`` subclass; retries follow ``tasklife.transports.retry.RetryPolicy``.
+- **A deadline per call** (``call_timeout``, default 120 s): every attempt, and every wait
+  between attempts, ends by it, whatever the server does (a server trickling one byte at a
+  time included), and a ``RemoteTask.wait(timeout=)`` tightens it for its polls. The async
+  class enforces it with ``asyncio.timeout``; the sync class clips every socket read and
+  write of the client it builds to it (with ``client=``: the client's own timeouts for the
+  headers, the deadline between chunks of the body).
+- **A size cap per answer** (``max_response_bytes``, default 10 MiB): the body is read in
+  chunks and a longer one is a ``ProtocolError`` (a ``Content-Length`` beyond the cap is
+  refused before reading). Answers are asked for uncompressed.
+
+Security: the API key comes from ``api_key=`` or ``BROWSER_USE_API_KEY`` (printable ASCII
+without spaces) and is only ever put in the ``Authorization`` header; it is removed from
+every answer before the answer is read, so no repr, message or log line contains it, even
+when a proxy echoes it. ``http://`` is refused unless the host is a loopback address or
+``allow_insecure_http=True``. TLS verification is httpx's default (on) and there is no switch
+to turn it off. Task ids are checked and percent-encoded (``tasklife.v1.quote_id``), so no id
+can change the request's path or query.
+
+Every httpx exception is translated (``map_httpx_error``): nothing but a ``TransportError``
+leaves a call.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
-import ipaddress
-import json
 import logging
 import os
 import ssl
-from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import Any, Final, Self
-from urllib.parse import quote, urlsplit
+import time
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from typing import Any, Concatenate, Final, Generic, ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 try:
+    import httpcore
     import httpx
 except ImportError as error:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
         "tasklife's HTTP transports need httpx: pip install 'tasklife[http]'"
     ) from error
 
-from tasklife.errors import InvalidTaskData
-from tasklife.lifecycle import Action, TaskStatus
-from tasklife.task import check_id
-from tasklife.transports.base import CLIENT_ACTIONS
-from tasklife.transports.errors import (
-    ActionRefused,
-    AuthError,
-    ConnectionFailed,
-    ProtocolError,
-    RateLimited,
-    ServerError,
-    TaskNotFound,
-    TransportError,
-    TransportTimeout,
-    ValidationFailed,
-)
-from tasklife.transports.retry import RetryPolicy, parse_retry_after
-from tasklife.transports.views import (
-    TaskPage,
-    TaskView,
-    parse_created,
-    parse_page,
-    parse_status,
-    parse_task_view,
-    run_task_body,
-)
+from tasklife import v1
+from tasklife.errors import InvalidArgument
+from tasklife.transports.base import AsyncClosing, Closing
+from tasklife.transports.flow import Flow, adrive, drive, time_left, within
+from tasklife.transports.retry import RetryPolicy, Send, exchange
 
 __all__ = [
     "API_KEY_ENV",
     "DEFAULT_BASE_URL",
+    "DEFAULT_CALL_TIMEOUT",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "AsyncBrowserUseTransport",
     "BrowserUseTransport",
     "map_httpx_error",
 ]
 
-log = logging.getLogger("tasklife.transports")
+P = ParamSpec("P")
+T = TypeVar("T")
+ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
 
 DEFAULT_BASE_URL: Final = "https://api.browser-use.com"
 API_KEY_ENV: Final = "BROWSER_USE_API_KEY"
 DEFAULT_TIMEOUT: Final = 30.0
 """Seconds for each of connect, read, write and pool (httpx's ``Timeout(30.0)``)."""
+DEFAULT_CALL_TIMEOUT: Final = 120.0
+"""Seconds one call may take in all: every attempt and every wait between attempts."""
+DEFAULT_MAX_RESPONSE_BYTES: Final = 10 * 1024 * 1024
+"""The largest answer body read (10 MiB); a longer one is a ``ProtocolError``."""
 
-_ACTION_PATHS: Final = {a: f"/api/v1/{a.value}-task" for a in CLIENT_ACTIONS}
-_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
+_READ: Final = ("content-type", "retry-after")
+"""The answer headers ``tasklife.v1`` reads."""
 
 # httpx exception -> (tasklife error, may the request have reached the server?).
 # Looked up along the exception's MRO, so every subclass httpx adds later is still mapped.
-_HTTPX_ERRORS: Final[dict[type[Exception], tuple[type[TransportError], bool, str]]] = {
-    httpx.ConnectTimeout: (TransportTimeout, False, "timed out connecting"),
-    httpx.PoolTimeout: (TransportTimeout, False, "timed out waiting for a free connection"),
-    httpx.ReadTimeout: (TransportTimeout, True, "timed out waiting for the answer"),
-    httpx.WriteTimeout: (TransportTimeout, True, "timed out sending the request"),
-    httpx.TimeoutException: (TransportTimeout, True, "timed out"),
-    httpx.ConnectError: (ConnectionFailed, False, "could not connect"),
-    httpx.ProxyError: (ConnectionFailed, False, "the proxy refused the connection"),
-    httpx.ReadError: (ConnectionFailed, True, "the connection broke while reading the answer"),
-    httpx.WriteError: (ConnectionFailed, True, "the connection broke while sending"),
-    httpx.CloseError: (ConnectionFailed, True, "the connection broke while closing"),
+_HTTPX_ERRORS: Final[dict[type[Exception], tuple[type[v1.TransportError], bool, str]]] = {
+    httpx.ConnectTimeout: (v1.TransportTimeout, False, "timed out connecting"),
+    httpx.PoolTimeout: (v1.TransportTimeout, False, "timed out waiting for a free connection"),
+    httpx.ReadTimeout: (v1.TransportTimeout, True, "timed out waiting for the answer"),
+    httpx.WriteTimeout: (v1.TransportTimeout, True, "timed out sending the request"),
+    httpx.TimeoutException: (v1.TransportTimeout, True, "timed out"),
+    httpx.ConnectError: (v1.ConnectionFailed, False, "could not connect"),
+    httpx.ProxyError: (v1.ConnectionFailed, False, "the proxy refused the connection"),
+    httpx.ReadError: (v1.ConnectionFailed, True, "the connection broke while reading the answer"),
+    httpx.WriteError: (v1.ConnectionFailed, True, "the connection broke while sending"),
+    httpx.CloseError: (v1.ConnectionFailed, True, "the connection broke while closing"),
     httpx.RemoteProtocolError: (
-        ConnectionFailed,
+        v1.ConnectionFailed,
         True,
         "the server closed the connection without a complete answer",
     ),
-    httpx.NetworkError: (ConnectionFailed, True, "the connection failed"),
-    httpx.LocalProtocolError: (ProtocolError, False, "the request could not be sent"),
-    httpx.ProtocolError: (ProtocolError, True, "HTTP protocol violation"),
-    httpx.UnsupportedProtocol: (ProtocolError, False, "unsupported URL scheme"),
-    httpx.DecodingError: (ProtocolError, True, "the response body could not be decoded"),
-    httpx.TooManyRedirects: (ProtocolError, True, "too many redirects"),
-    httpx.HTTPStatusError: (ServerError, True, "unexpected HTTP status"),
-    httpx.TransportError: (ConnectionFailed, True, "the request failed"),
-    httpx.RequestError: (ConnectionFailed, True, "the request failed"),
-    httpx.HTTPError: (TransportError, True, "the request failed"),
-    httpx.InvalidURL: (ProtocolError, False, "invalid URL"),
-    httpx.CookieConflict: (ProtocolError, False, "conflicting cookies"),
-    httpx.StreamError: (ProtocolError, False, "the response stream was misused"),
+    httpx.NetworkError: (v1.ConnectionFailed, True, "the connection failed"),
+    httpx.LocalProtocolError: (v1.ProtocolError, False, "the request could not be sent"),
+    httpx.ProtocolError: (v1.ProtocolError, True, "HTTP protocol violation"),
+    httpx.UnsupportedProtocol: (v1.ProtocolError, False, "unsupported URL scheme"),
+    httpx.DecodingError: (v1.ProtocolError, True, "the response body could not be decoded"),
+    httpx.TooManyRedirects: (v1.ProtocolError, True, "too many redirects"),
+    httpx.HTTPStatusError: (v1.ServerError, True, "unexpected HTTP status"),
+    httpx.TransportError: (v1.ConnectionFailed, True, "the request failed"),
+    httpx.RequestError: (v1.ConnectionFailed, True, "the request failed"),
+    httpx.HTTPError: (v1.TransportError, True, "the request failed"),
+    httpx.InvalidURL: (v1.ProtocolError, False, "invalid URL"),
+    httpx.CookieConflict: (v1.ProtocolError, False, "conflicting cookies"),
+    httpx.StreamError: (v1.ProtocolError, False, "the response stream was misused"),
 }
 
 
@@ -121,7 +124,7 @@ def map_httpx_error(
     path: str | None = None,
     *,
     secret: str | None = None,
-) -> TransportError:
+) -> v1.TransportError:
     """The tasklife error for an httpx exception (any class httpx defines, or its subclasses).
 
     The message keeps httpx's own words (``[Errno 111] Connection refused``) but never
@@ -133,94 +136,48 @@ def map_httpx_error(
             cls, reached, what = found
             break
     else:
-        cls, reached, what = ConnectionFailed, True, "the request failed"
-    if isinstance(error, httpx.HTTPStatusError):
-        return _status_error(error.response, method or "", path or "", secret)
-    said = str(error)
-    if secret:
-        said = said.replace(secret, "***")
-    message = f"{what}: {said}" if said else what
-    return cls(
-        message,
-        method=method,
-        path=path,
-        may_have_reached_server=reached,
-    )
+        cls, reached, what = v1.ConnectionFailed, True, "the request failed"
+    said = _scrubbed(str(error), secret)
+    message = f"{what}: {said}"[:500] if said else what
+    return cls(message, method=method, path=path, may_have_reached_server=reached)
 
 
-def _status_error(
-    response: httpx.Response, method: str, path: str, secret: str | None
-) -> TransportError:
-    """The typed error for a non-200 answer (``secret`` redacted if the body echoes it)."""
-    code = response.status_code
-    detail = _redact(_detail(response), secret) if secret else _detail(response)
-    text = detail if isinstance(detail, str) else None
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
-    cls: type[TransportError]
-    reached = False
-    if code in (401, 403):
-        cls, message = AuthError, text or "the API key was refused"
-    elif code == 404:
-        cls, message = TaskNotFound, text or "not found"
-    elif code in (400, 409):
-        cls, message = ActionRefused, text or "the remote refused the action"
-    elif code == 422:
-        cls, message = ValidationFailed, "the remote rejected the parameters: " + _loc(detail)
-    elif code == 429:
-        cls, message = RateLimited, text or "rate limited"
-    elif 500 <= code <= 599:
-        cls, message, reached = ServerError, text or "the server failed", True
-    elif 200 <= code <= 299:
-        cls, message, reached = ProtocolError, f"unexpected success status {code}", True
-    else:
-        cls, message = TransportError, text or "unexpected HTTP status"
-    return cls(
-        message[:500],
-        status_code=code,
-        detail=detail,
-        method=method,
-        path=path,
-        may_have_reached_server=reached,
-        retry_after=retry_after,
-    )
+def _scrubbed(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret and secret in text else text
 
 
-def _redact(value: Any, secret: str) -> Any:
-    """``value`` with every occurrence of ``secret`` in its strings replaced by ``***``."""
-    if isinstance(value, str):
-        return value.replace(secret, "***")
-    if isinstance(value, list):
-        return [_redact(v, secret) for v in value]
-    if isinstance(value, dict):
-        return {_redact(k, secret): _redact(v, secret) for k, v in value.items()}
-    return value
+class _Redacted(logging.Filter):
+    """Removes the API keys of this process's transports from httpx's and httpcore's records.
+
+    Both log what a server sent (the status line, the headers): a proxy echoing the key there
+    would otherwise put it in the caller's logs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(key in text for key in self.keys):
+            for key in self.keys:
+                text = text.replace(key, "***")
+            record.msg, record.args = text, ()
+        return True
 
 
-def _detail(response: httpx.Response) -> Any:
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return None
-    return body.get("detail") if isinstance(body, dict) else None
-
-
-def _loc(detail: Any) -> str:
-    if not isinstance(detail, list):
-        return str(detail)[:200]
-    parts = []
-    for item in detail[:5]:
-        if isinstance(item, dict):
-            loc = ".".join(str(x) for x in item.get("loc", ()) if isinstance(x, str | int))
-            parts.append(f"{loc}: {item.get('msg', '?')}")
-    return "; ".join(parts) or "see detail"
+_REDACTED: Final = _Redacted()
+for _name in ("httpx", "httpcore.connection", "httpcore.connection_pool", "httpcore.http11",
+              "httpcore.http2", "httpcore.proxy", "httpcore.socks"):  # fmt: skip
+    logging.getLogger(_name).addFilter(_REDACTED)
 
 
 @functools.cache
 def _tls() -> ssl.SSLContext:
     """httpx's default verifying TLS context, built once per process and shared.
 
-    Building one loads the CA bundle (tens of milliseconds); every transport would
-    otherwise pay that in its constructor. Verification stays on: this is httpx's default.
+    Building one loads the CA bundle; every transport would otherwise pay that in its
+    constructor. Verification stays on: this is httpx's default.
     """
     create = getattr(httpx, "create_ssl_context", None)  # public since httpx 0.28
     if create is not None:
@@ -231,16 +188,20 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
+def _check_base_url(base_url: object, allow_insecure_http: bool) -> str:
     if not isinstance(base_url, str):
-        raise InvalidTaskData("base_url", f"must be a string, not {type(base_url).__name__}")
+        raise InvalidArgument("base_url", f"must be a string, not {type(base_url).__name__}")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidTaskData("base_url", f"must be an http(s) URL with a host: {base_url!r}")
+        raise InvalidArgument("base_url", f"must be an http(s) URL with a host: {base_url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise InvalidTaskData("base_url", "must not hold a query, a fragment or credentials")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
-        raise InvalidTaskData(
+        raise InvalidArgument("base_url", "must not hold a query, a fragment or credentials")
+    if (
+        parts.scheme == "http"
+        and not allow_insecure_http
+        and not v1.is_loopback_host(parts.hostname)
+    ):
+        raise InvalidArgument(
             "base_url",
             f"refusing plain http:// to {parts.hostname} (the API key would travel "
             "unencrypted); use https://, or pass allow_insecure_http=True",
@@ -248,419 +209,387 @@ def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
     return base_url.rstrip("/")
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_key(api_key: object) -> str:
     key = os.environ.get(API_KEY_ENV) if api_key is None else api_key
     if not key:
-        raise AuthError(f"no API key: pass api_key= or set {API_KEY_ENV}")
-    if not isinstance(key, str) or not key.isprintable() or key != key.strip() or " " in key:
-        raise AuthError("the API key must be one printable token without spaces")
+        raise v1.AuthError(f"no API key: pass api_key= or set {API_KEY_ENV}")
+    if not isinstance(key, str) or not (key.isascii() and key.isprintable()) or " " in key:
+        raise v1.AuthError("the API key must be one token of printable ASCII, without spaces")
     return key
 
 
-def _quote_id(task_id: str) -> str:
-    return quote(check_id(task_id, "task_id"), safe="")
+def _seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidArgument(name, f"must be a number > 0, not {value!r}")
+    return float(value)
 
 
-def _check_page(page: int, limit: int) -> None:
-    if type(page) is not int or page < 1:
-        raise InvalidTaskData("page", f"must be an int >= 1, not {page!r}")
-    if type(limit) is not int or not 1 <= limit <= 100:
-        raise InvalidTaskData("limit", f"must be an int from 1 to 100, not {limit!r}")
+def _clipped(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
+    """``timeout`` with no phase longer than ``seconds``."""
+
+    def clip(phase: float | None) -> float:
+        return seconds if phase is None else min(phase, seconds)
+
+    return httpx.Timeout(
+        connect=clip(timeout.connect), read=clip(timeout.read), write=clip(timeout.write),
+        pool=clip(timeout.pool),
+    )  # fmt: skip
 
 
-def _push_path(task_id: str, action: Action) -> str:
-    path = _ACTION_PATHS.get(action)
-    if path is None:
-        action = Action(action)
-        path = _ACTION_PATHS.get(action)
-        if path is None:
-            raise InvalidTaskData("action", f"{action} is the remote's; push pause, resume or stop")
-    return f"{path}?task_id={_quote_id(task_id)}"
+class _Body:
+    """An answer's body, read chunk by chunk within the size cap and the attempt's deadline."""
+
+    __slots__ = ("_at", "_chunks", "_limit", "_request", "_size", "status")
+
+    def __init__(
+        self, response: httpx.Response, request: v1.Request[Any], limit: int, at: float
+    ) -> None:
+        self.status = response.status_code
+        self._request, self._limit, self._at = request, limit, at
+        self._chunks: list[bytes] = []
+        self._size = 0
+        declared = response.headers.get("content-length", "")
+        digits = declared.isascii() and declared.isdigit()
+        if digits and (len(declared) > 18 or int(declared) > limit):
+            raise self._too_large()
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise self._error(
+                v1.ProtocolError, f"the answer is encoded ({encoding[:20]!r}); asked for identity"
+            )
+
+    def add(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        if self._size > self._limit:
+            raise self._too_large()
+        if time.monotonic() > self._at:
+            raise self._error(v1.TransportTimeout, "the call's deadline passed reading the answer")
+
+    def bytes(self) -> bytes:
+        return b"".join(self._chunks)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Map a failure while reading (the status line came, the whole answer did not)."""
+        try:
+            yield
+        except v1.TransportError:
+            raise
+        except Exception as error:
+            timeout = isinstance(error, httpx.TimeoutException)
+            cls = v1.TransportTimeout if timeout else v1.ProtocolError
+            raise self._error(cls, f"the answer was cut short ({type(error).__name__})") from None
+
+    def _too_large(self) -> v1.TransportError:
+        return self._error(v1.ProtocolError, f"the answer is larger than {self._limit} bytes")
+
+    def _error(self, cls: type[v1.TransportError], message: str) -> v1.TransportError:
+        request = self._request
+        return cls(
+            message, status_code=self.status, method=request.method, path=request.path,
+            may_have_reached_server=True, task_id=request.task_id,
+        )  # fmt: skip
 
 
-class _Common:
-    """What the sync and async transports share: configuration, URLs, answer checking."""
+class _Shell(Generic[ClientT]):
+    """What the sync and async transports share: configuration, requests, answers, errors.
 
-    __slots__ = ("_base", "_client", "_headers", "_key", "_owns", "_retry", "base_url")
+    ``timeout`` is seconds (or an ``httpx.Timeout``) for each phase of a request of the client
+    it builds; with ``client=`` the client's own settings apply and only its pool is used (the
+    transport then does not close it).
+    """
 
-    def _setup(
+    __slots__ = (
+        "_base", "_call_timeout", "_client", "_closed", "_headers", "_key", "_limit", "_owns",
+        "_retry", "base_url",
+    )  # fmt: skip
+
+    def __init__(
         self,
-        api_key: str | None,
-        base_url: str,
-        retry: RetryPolicy | None,
-        allow_insecure_http: bool,
+        api_key: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        client: ClientT | None = None,
+        allow_insecure_http: bool = False,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._key = _check_key(api_key)
+        _REDACTED.keys.add(self._key)
         self.base_url = _check_base_url(base_url, allow_insecure_http)
         self._base = self.base_url
-        self._headers: dict[str, str] | None = {"Authorization": f"Bearer {self._key}"}
+        self._call_timeout = _seconds("call_timeout", call_timeout)
+        if type(max_response_bytes) is not int or max_response_bytes < 1:
+            raise InvalidArgument(
+                "max_response_bytes", f"must be an int >= 1, not {max_response_bytes!r}"
+            )
+        self._limit = max_response_bytes
         self._retry = RetryPolicy() if retry is None else retry
+        self._closed = False
+        self._headers: dict[str, str] | None = {
+            "Authorization": f"Bearer {self._key}",
+            "Accept-Encoding": "identity",
+        }
+        self._owns = client is None
+        if client is None:
+            client = self._new_client(timeout, self._headers)
+            self._headers = None  # the client sends them: no per-request header merge
+        self._client: ClientT = client
+
+    def _new_client(self, timeout: float | httpx.Timeout, headers: dict[str, str]) -> ClientT:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-    def _error(self, error: BaseException, method: str, path: str) -> TransportError:
-        if isinstance(error, RuntimeError):  # httpx: "the client has been closed"
-            return ConnectionFailed(
-                "the transport is closed", method=method, path=path, may_have_reached_server=False
-            )
-        return map_httpx_error(error, method, _shown(path), secret=self._key)
+    def _flow(self, request: v1.Request[T]) -> Flow[T]:
+        """The retry loop for ``request``, within this call's deadline."""
+        seconds, left = self._call_timeout, time_left()
+        return exchange(request, self._retry, seconds if left is None else min(seconds, left))
 
-    def _json(self, response: httpx.Response, method: str, path: str) -> Any:
-        if response.status_code != 200:
-            raise _status_error(response, method, _shown(path), self._key)
-        kind = response.headers.get("content-type", "")
-        if not kind.startswith("application/json"):
-            raise ProtocolError(
-                f"expected a JSON answer, got content type {kind[:60]!r}",
-                status_code=200, method=method, path=_shown(path), may_have_reached_server=True,
+    def _open(self, request: v1.Request[Any]) -> None:
+        if self._closed or self._client.is_closed:
+            raise v1.TransportClosed(
+                "the transport is closed", method=request.method, path=request.path,
+                task_id=request.task_id,
             )  # fmt: skip
-        try:
-            return json.loads(response.content)
-        except ValueError:
-            raise ProtocolError(
-                "the answer is not valid JSON",
-                status_code=200, method=method, path=_shown(path), may_have_reached_server=True,
-            ) from None  # fmt: skip
 
-    @staticmethod
-    def _shaped(error: ProtocolError, method: str, path: str) -> ProtocolError:
-        error.method, error.path, error.status_code = method, _shown(path), 200
-        error.args = (error._text(),)
-        return error
+    def _build(self, send: Send) -> httpx.Request:
+        request, client = send.request, self._client
+        return client.build_request(
+            request.method, self._base + request.target, headers=self._headers,
+            json=request.body, timeout=_clipped(client.timeout, send.seconds),
+        )  # fmt: skip
+
+    def _failed(self, error: Exception, request: v1.Request[Any]) -> v1.TransportError:
+        """The typed error for anything sending raised (nothing else leaves a call)."""
+        if isinstance(error, v1.TransportError):
+            return error
+        if isinstance(error, RuntimeError) and "closed" in str(error):  # httpx: client closed
+            failure: v1.TransportError = v1.TransportClosed(
+                "the transport is closed", method=request.method, path=request.path
+            )
+        else:
+            failure = map_httpx_error(error, request.method, request.path, secret=self._key)
+        failure.task_id = request.task_id
+        return failure
+
+    def _body(self, response: httpx.Response, send: Send) -> _Body:
+        return _Body(response, send.request, self._limit, time.monotonic() + send.seconds)
+
+    def _answer(self, body: _Body, response: httpx.Response) -> v1.Answer:
+        """The answer as ``tasklife.v1`` reads it, the API key removed from every byte of it."""
+        key = self._key
+        content = body.bytes()
+        raw = key.encode()
+        if raw in content:
+            content = content.replace(raw, b"***")
+        headers = {name: _scrubbed(response.headers.get(name, ""), key) for name in _READ}
+        return v1.Answer(body.status, headers, content)
 
 
-def _cut_short(
-    error: httpx.HTTPError, response: httpx.Response, method: str, path: str
-) -> TransportError:
-    """A failure while reading the body: the status line came, the whole answer did not."""
-    cls: type[TransportError] = (
-        TransportTimeout if isinstance(error, httpx.TimeoutException) else ProtocolError
-    )
-    return cls(
-        f"the answer was cut short ({type(error).__name__}: {error})",
-        status_code=response.status_code,
-        method=method,
-        path=_shown(path),
-        may_have_reached_server=True,
-    )
+def _verb(
+    build: Callable[P, v1.Request[T]],
+) -> Callable[Concatenate[BrowserUseTransport, P], T]:
+    """The blocking transport's verb for the v1 request ``build`` makes."""
+
+    def verb(self: BrowserUseTransport, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return drive(self._flow(build(*args, **kwargs)), self._send, self._retry.sleep)
+
+    verb.__name__, verb.__doc__ = build.__name__, build.__doc__
+    return verb
 
 
-def _shown(path: str) -> str:
-    """The path for error messages: without the query (its values are the caller's ids)."""
-    return path.split("?", 1)[0]
+def _averb(
+    build: Callable[P, v1.Request[T]],
+) -> Callable[Concatenate[AsyncBrowserUseTransport, P], Coroutine[Any, Any, T]]:
+    """The asyncio transport's verb for the v1 request ``build`` makes."""
+
+    async def verb(self: AsyncBrowserUseTransport, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        flow = self._flow(build(*args, **kwargs))
+        return await adrive(flow, self._send, self._retry.async_sleep)
+
+    verb.__name__, verb.__doc__ = build.__name__, build.__doc__
+    return verb
 
 
-class BrowserUseTransport(_Common):
-    """A blocking ``Transport`` for the Browser Use Cloud API v1 (see the module docstring).
-
-    ``timeout`` is seconds (or an ``httpx.Timeout``) for the client it builds; with
-    ``client=`` the client's own settings apply and only its pool is used.
-    """
+class BrowserUseTransport(_Shell[httpx.Client], Closing):
+    """A blocking ``Transport`` for the Browser Use Cloud API v1 (see the module docstring)."""
 
     __slots__ = ()
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        client: httpx.Client | None = None,
-        allow_insecure_http: bool = False,
-    ) -> None:
-        self._setup(api_key, base_url, retry, allow_insecure_http)
-        self._owns = client is None
-        if client is None:
-            client = httpx.Client(timeout=timeout, headers=self._headers, verify=_tls())
-            self._headers = None  # the client sends it: no per-request header merge
-        self._client = client
+    def _new_client(self, timeout: float | httpx.Timeout, headers: dict[str, str]) -> httpx.Client:
+        transport = httpx.HTTPTransport(verify=_tls())
+        _bound_reads(transport)
+        return httpx.Client(timeout=timeout, headers=headers, verify=_tls(), transport=transport)
 
-    # the Transport port ----------------------------------------------------------------
-
-    def push(self, task_id: str, action: Action) -> None:
-        """``PUT /api/v1/{pause,resume,stop}-task?task_id=`` (answer: 200 ``{}``)."""
-        self._call("PUT", _push_path(task_id, action), None, write=True)
-
-    def pause(self, task_id: str) -> None:
-        """Push ``pause`` for ``task_id``."""
-        self._call("PUT", _push_path(task_id, Action.PAUSE), None, write=True)
-
-    def resume(self, task_id: str) -> None:
-        """Push ``resume`` for ``task_id``."""
-        self._call("PUT", _push_path(task_id, Action.RESUME), None, write=True)
-
-    def stop(self, task_id: str) -> None:
-        """Push ``stop`` for ``task_id``."""
-        self._call("PUT", _push_path(task_id, Action.STOP), None, write=True)
-
-    def get_task(self, task_id: str) -> TaskView:
-        """``GET /api/v1/task/{task_id}``: the v1 task view."""
-        path = f"/api/v1/task/{_quote_id(task_id)}"
-        body = self._call("GET", path, None, write=False)
-        try:
-            return parse_task_view(body)
-        except ProtocolError as error:
-            raise self._shaped(error, "GET", path) from None
-
-    def get_status(self, task_id: str) -> TaskStatus:
-        """``GET /api/v1/task/{task_id}/status``: the bare status string."""
-        path = f"/api/v1/task/{_quote_id(task_id)}/status"
-        body = self._call("GET", path, None, write=False)
-        try:
-            return parse_status(body)
-        except ProtocolError as error:
-            raise self._shaped(error, "GET", path) from None
-
-    def list_tasks(self, *, page: int = 1, limit: int = 10) -> TaskPage:
-        """``GET /api/v1/tasks?page=&limit=``: one page, newest first."""
-        _check_page(page, limit)
-        path = f"/api/v1/tasks?page={page}&limit={limit}"
-        body = self._call("GET", path, None, write=False)
-        try:
-            return parse_page(body)
-        except ProtocolError as error:
-            raise self._shaped(error, "GET", path) from None
-
-    def run_task(
-        self,
-        task: str,
-        *,
-        llm_model: str | None = None,
-        max_agent_steps: int | None = None,
-        metadata: Mapping[str, str] | None = None,
-        allowed_domains: Sequence[str] | None = None,
-        secrets: Mapping[str, str] | None = None,
-    ) -> str:
-        """``POST /api/v1/run-task``: create a task; returns its id.
-
-        Not retried after an ambiguous failure: a task may then exist (``list_tasks``).
-        """
-        body = run_task_body(
-            task, llm_model=llm_model, max_agent_steps=max_agent_steps, metadata=metadata,
-            allowed_domains=allowed_domains, secrets=secrets,
-        )  # fmt: skip
-        answer = self._call("POST", "/api/v1/run-task", body, write=True)
-        try:
-            return parse_created(answer)
-        except ProtocolError as error:
-            raise self._shaped(error, "POST", "/api/v1/run-task") from None
+    push = _verb(v1.push)
+    get_task = _verb(v1.get_task)
+    get_status = _verb(v1.get_status)
+    list_tasks = _verb(v1.list_tasks)
+    run_task = _verb(v1.run_task)
 
     def close(self) -> None:
-        """Close the connection pool (only when this transport built the client)."""
+        """Refuse further calls; close the connection pool if this transport built the client."""
+        self._closed = True
         if self._owns:
             self._client.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # internals -------------------------------------------------------------------------
-
-    def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
-        """One attempt: the decoded JSON answer, or a ``TransportError``."""
-        client = self._client
-        try:
-            request = client.build_request(
-                method, self._base + path, headers=self._headers, json=body
-            )
-            response = client.send(request, stream=True)
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, RuntimeError) as error:
-            raise self._error(error, method, path) from None
-        try:
-            response.read()
-        except httpx.HTTPError as error:
-            raise _cut_short(error, response, method, path) from None
-        finally:
-            response.close()
-        return self._json(response, method, path)
-
-    def _call(self, method: str, path: str, body: dict[str, Any] | None, *, write: bool) -> Any:
-        try:
-            return self._send(method, path, body)
-        except TransportError as error:
-            failure = error
-        retry = self._retry
-        started = retry.monotonic()
-        attempt = 0
-        while True:
-            delay = retry.delay(
-                failure, write=write, retry=attempt, elapsed=retry.monotonic() - started
-            )
-            if delay is None:
-                raise failure
-            attempt += 1
-            log.info(
-                "retrying %s %s in %.2f s (attempt %d of %d) after: %s",
-                method, _shown(path), delay, attempt + 1, retry.max_attempts, failure.message,
-            )  # fmt: skip
-            retry.sleep(delay)
+    def _send(self, send: Send) -> v1.Answer:
+        """One attempt: send, then read the answer within the cap and the deadline."""
+        client, request = self._client, send.request
+        self._open(request)
+        with within(send.seconds):  # the reads of the client it built stop at the deadline
             try:
-                return self._send(method, path, body)
-            except TransportError as error:
-                failure = error
+                response = client.send(self._build(send), stream=True)
+            except Exception as error:
+                raise self._failed(error, request) from None
+            try:
+                body = self._body(response, send)
+                with body.reading():
+                    for chunk in response.iter_bytes():
+                        body.add(chunk)
+            finally:
+                response.close()
+        return self._answer(body, response)
 
 
-class AsyncBrowserUseTransport(_Common):
+class AsyncBrowserUseTransport(_Shell[httpx.AsyncClient], AsyncClosing):
     """The asyncio twin of ``BrowserUseTransport`` (an ``AsyncTransport``), on one AsyncClient."""
 
     __slots__ = ()
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        client: httpx.AsyncClient | None = None,
-        allow_insecure_http: bool = False,
-    ) -> None:
-        self._setup(api_key, base_url, retry, allow_insecure_http)
-        self._owns = client is None
-        if client is None:
-            client = httpx.AsyncClient(timeout=timeout, headers=self._headers, verify=_tls())
-            self._headers = None  # the client sends it: no per-request header merge
-        self._client = client
+    def _new_client(
+        self, timeout: float | httpx.Timeout, headers: dict[str, str]
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=timeout, headers=headers, verify=_tls())
 
-    async def push(self, task_id: str, action: Action) -> None:
-        """``PUT /api/v1/{pause,resume,stop}-task?task_id=`` (answer: 200 ``{}``)."""
-        await self._call("PUT", _push_path(task_id, action), None, write=True)
-
-    async def pause(self, task_id: str) -> None:
-        """Push ``pause`` for ``task_id``."""
-        await self._call("PUT", _push_path(task_id, Action.PAUSE), None, write=True)
-
-    async def resume(self, task_id: str) -> None:
-        """Push ``resume`` for ``task_id``."""
-        await self._call("PUT", _push_path(task_id, Action.RESUME), None, write=True)
-
-    async def stop(self, task_id: str) -> None:
-        """Push ``stop`` for ``task_id``."""
-        await self._call("PUT", _push_path(task_id, Action.STOP), None, write=True)
-
-    async def get_task(self, task_id: str) -> TaskView:
-        """``GET /api/v1/task/{task_id}``: the v1 task view."""
-        path = f"/api/v1/task/{_quote_id(task_id)}"
-        body = await self._call("GET", path, None, write=False)
-        try:
-            return parse_task_view(body)
-        except ProtocolError as error:
-            raise self._shaped(error, "GET", path) from None
-
-    async def get_status(self, task_id: str) -> TaskStatus:
-        """``GET /api/v1/task/{task_id}/status``: the bare status string."""
-        path = f"/api/v1/task/{_quote_id(task_id)}/status"
-        body = await self._call("GET", path, None, write=False)
-        try:
-            return parse_status(body)
-        except ProtocolError as error:
-            raise self._shaped(error, "GET", path) from None
-
-    async def list_tasks(self, *, page: int = 1, limit: int = 10) -> TaskPage:
-        """``GET /api/v1/tasks?page=&limit=``: one page, newest first."""
-        _check_page(page, limit)
-        path = f"/api/v1/tasks?page={page}&limit={limit}"
-        body = await self._call("GET", path, None, write=False)
-        try:
-            return parse_page(body)
-        except ProtocolError as error:
-            raise self._shaped(error, "GET", path) from None
-
-    async def run_task(
-        self,
-        task: str,
-        *,
-        llm_model: str | None = None,
-        max_agent_steps: int | None = None,
-        metadata: Mapping[str, str] | None = None,
-        allowed_domains: Sequence[str] | None = None,
-        secrets: Mapping[str, str] | None = None,
-    ) -> str:
-        """``POST /api/v1/run-task``: create a task; returns its id."""
-        body = run_task_body(
-            task, llm_model=llm_model, max_agent_steps=max_agent_steps, metadata=metadata,
-            allowed_domains=allowed_domains, secrets=secrets,
-        )  # fmt: skip
-        answer = await self._call("POST", "/api/v1/run-task", body, write=True)
-        try:
-            return parse_created(answer)
-        except ProtocolError as error:
-            raise self._shaped(error, "POST", "/api/v1/run-task") from None
+    push = _averb(v1.push)
+    get_task = _averb(v1.get_task)
+    get_status = _averb(v1.get_status)
+    list_tasks = _averb(v1.list_tasks)
+    run_task = _averb(v1.run_task)
 
     async def close(self) -> None:
-        """Close the connection pool (only when this transport built the client)."""
+        """Refuse further calls; close the connection pool if this transport built the client."""
+        self._closed = True
         if self._owns:
             await self._client.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
+    async def _send(self, send: Send) -> v1.Answer:
+        """One attempt, under ``asyncio.timeout``: nothing outlives the deadline."""
+        client, request = self._client, send.request
+        self._open(request)
+        try:
+            async with asyncio.timeout(send.seconds):
+                try:
+                    response = await client.send(self._build(send), stream=True)
+                except Exception as error:
+                    raise self._failed(error, request) from None
+                try:
+                    body = self._body(response, send)
+                    with body.reading():
+                        async for chunk in response.aiter_bytes():
+                            body.add(chunk)
+                finally:
+                    await response.aclose()
+        except TimeoutError as error:
+            if isinstance(error, v1.TransportError):
+                raise
+            raise v1.TransportTimeout(
+                "the call's deadline passed before the answer came", method=request.method,
+                path=request.path, may_have_reached_server=True, task_id=request.task_id,
+            ) from None  # fmt: skip
+        return self._answer(body, response)
 
-    async def __aexit__(
+
+# the sync client's deadline ------------------------------------------------------------------
+
+
+def _bound_reads(transport: httpx.HTTPTransport) -> None:
+    """Make every socket operation of ``transport`` end by the current call's deadline.
+
+    httpx's timeouts bound each read, so a server trickling a byte at a time could hold a call
+    forever; the pool's network backend is wrapped so each read, write and connect is given at
+    most the time left (``tasklife.transports.flow.time_left``), and none once it is gone.
+    """
+    pool: Any = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.NetworkBackend):
+        pool._network_backend = _DeadlineBackend(backend)
+
+
+def _left(timeout: float | None, error: type[Exception]) -> float | None:
+    left = time_left()
+    if left is None:
+        return timeout
+    if left <= 0:
+        raise error("the call's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every operation ends by the current call's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        secured = self._stream.start_tls(
+            ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout)
+        )
+        return _DeadlineStream(secured)
 
-    async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
-        client = self._client
-        try:
-            request = client.build_request(
-                method, self._base + path, headers=self._headers, json=body
-            )
-            response = await client.send(request, stream=True)
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, RuntimeError) as error:
-            raise self._error(error, method, path) from None
-        try:
-            await response.aread()
-        except httpx.HTTPError as error:
-            raise _cut_short(error, response, method, path) from None
-        finally:
-            await response.aclose()
-        return self._json(response, method, path)
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
 
-    async def _call(
-        self, method: str, path: str, body: dict[str, Any] | None, *, write: bool
-    ) -> Any:
-        try:
-            return await self._send(method, path, body)
-        except TransportError as error:
-            failure = error
-        retry = self._retry
-        started = retry.monotonic()
-        attempt = 0
-        while True:
-            delay = retry.delay(
-                failure, write=write, retry=attempt, elapsed=retry.monotonic() - started
-            )
-            if delay is None:
-                raise failure
-            attempt += 1
-            log.info(
-                "retrying %s %s in %.2f s (attempt %d of %d) after: %s",
-                method, _shown(path), delay, attempt + 1, retry.max_attempts, failure.message,
-            )  # fmt: skip
-            await retry.async_sleep(delay)
-            try:
-                return await self._send(method, path, body)
-            except TransportError as error:
-                failure = error
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's network backend, its streams wrapped in ``_DeadlineStream``."""
+
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(
+            host, port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_unix_socket(
+            path, _left(timeout, httpcore.ConnectTimeout), socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)

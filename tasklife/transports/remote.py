@@ -16,16 +16,30 @@ stop on a task the remote already stopped). If the remote already shows the acti
 destination, the action took effect: it is committed with origin ``remote`` and the call
 succeeds. Otherwise the original error is raised.
 
-If the local task moves while a push is in flight (another thread acted on it), the commit
-raises ``StaleTransition``: the remote has the action, the local task kept the other change;
-``refresh()`` settles it. The v1 API answers 200 to a ``stop`` on a task it has already
-finished or failed, so after a stop is accepted one status read tells how the task really
-ended: a remote ``finished`` or ``failed`` is reconciled as such (origin ``remote``) rather
-than recorded as a stop; ``run.status`` says which terminal status the task reached.
+Actions, ``refresh()`` and each poll of ``wait()`` on one ``RemoteTask`` run one at a time
+(a lock per remote task), so concurrent callers never race each other: every change the
+remote accepted is in the local history, in the remote's order. If the local ``Task`` is
+changed directly while a push is in flight, the commit raises ``StaleTransition``: the remote
+has the action, the local task kept the other change; ``refresh()`` settles it.
+
+Cancellation (``AsyncRemoteTask``): once a push is sent it runs to its end -- the commit, or
+the settling read -- even if the caller is cancelled meanwhile, so the local task matches the
+remote without any further call; the caller still sees its ``CancelledError`` (or
+``TimeoutError`` from ``asyncio.timeout``/``wait_for``) once it has. Before the push is sent
+(waiting for the lock), a cancellation simply ends the call.
+
+The v1 API answers 200 to a ``stop`` on a task it has already finished or failed, so after a
+stop is accepted one status read tells how the task really ended: a remote ``finished`` or
+``failed`` is reconciled as such (origin ``remote``) rather than recorded as a stop;
+``run.status`` says which terminal status the task reached.
 
 ``refresh()`` reconciles from the remote view (status along the table's shortest path, each
 record with origin ``remote``, and the step counter); ``wait()`` polls until a terminal (or
-chosen) status, with a timeout, calling ``on_progress`` with each view it reads.
+chosen) status, calling ``on_progress`` with each view it reads, and ends by its ``timeout``
+even against a server that answers one byte at a time (its polls get the time left as their
+deadline; ``WaitTimeout`` then).
+
+Each of these is one flow (a generator, ``tasklife.transports.flow``) that both classes run.
 
 >>> from tasklife.transports import InMemoryTransport
 >>> remote = InMemoryTransport()
@@ -39,19 +53,37 @@ chosen) status, with a timeout, calling ``on_progress`` with each view it reads.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import Final
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any, Final, Generic, TypedDict, TypeVar, Unpack
 
-from tasklife.errors import InvalidTaskData
-from tasklife.lifecycle import Action, TaskStatus
+import attrs
+
+from tasklife.errors import InvalidArgument, TaskLifeError
+from tasklife.lifecycle import LIFECYCLE, Action, TaskStatus
 from tasklife.task import Clock, PreparedTransition, Task, check_id, utc_now
 from tasklife.transports.base import AsyncTransport, Transport
-from tasklife.transports.errors import ActionRefused, TransportError, WaitTimeout
-from tasklife.transports.views import TaskView
+from tasklife.transports.flow import Call, Flow, Sleep, adrive, drive, within
+from tasklife.v1 import (
+    ActionRefused,
+    RunTaskOptions,
+    TaskView,
+    TransportError,
+    TransportTimeout,
+    WaitTimeout,
+)
 
-__all__ = ["DEFAULT_WAIT_INTERVAL", "DEFAULT_WAIT_TIMEOUT", "AsyncRemoteTask", "RemoteTask"]
+__all__ = [
+    "DEFAULT_WAIT_INTERVAL",
+    "DEFAULT_WAIT_TIMEOUT",
+    "AsyncRemoteTask",
+    "Progress",
+    "RemoteTask",
+    "WaitOptions",
+]
 
 log = logging.getLogger("tasklife.transports")
 
@@ -60,10 +92,69 @@ DEFAULT_WAIT_TIMEOUT: Final = 600.0
 DEFAULT_WAIT_INTERVAL: Final = 2.0
 """Seconds between two polls in ``wait()``."""
 
-TERMINAL: Final = frozenset(s for s in TaskStatus if s.is_terminal)
-
 Progress = Callable[[TaskView], object]
 """Called with each task view ``wait()`` reads (status and steps: the caller's progress bar)."""
+
+Until = TaskStatus | Collection[TaskStatus] | None
+"""The statuses ``wait()`` returns at (None: any terminal one)."""
+
+TransportT = TypeVar("TransportT")
+T = TypeVar("T")
+
+
+class WaitOptions(TypedDict, total=False):
+    """``wait()``'s options: ``timeout`` and ``interval`` in seconds (>= 0), ``on_progress``,
+    and ``monotonic`` (the clock the timeout is measured with)."""
+
+    timeout: float
+    interval: float
+    on_progress: Progress | None
+    monotonic: Callable[[], float]
+
+
+_WAIT_OPTIONS: Final = frozenset(WaitOptions.__annotations__)
+
+
+@attrs.frozen
+class _Poll:
+    """A step of ``wait``: refresh, within ``seconds``."""
+
+    seconds: float
+
+
+# the flows ------------------------------------------------------------------------------------
+
+
+def _act(task: Task, action: Action) -> Flow[bool]:
+    """Push ``action`` remote first; settle an ambiguous failure or a refusal by a status read."""
+    prepared = task.prepare(action)
+    if prepared is None:
+        return False
+    try:
+        yield Call("push", (task.id, prepared.action), shield=True)
+    except TransportError as error:
+        if not (error.may_have_reached_server or isinstance(error, ActionRefused)):
+            raise
+        try:
+            status = yield Call("get_status", (task.id,))
+        except TransportError as reading:
+            log.debug("could not read the status after %s failed: %s", prepared.action, reading)
+            raise error from None
+        if status is not prepared.dest:
+            raise error from None
+        log.info("%s on task %s took effect despite: %s", prepared.action, task.id, error)
+        task.commit(prepared, origin="remote", reason=f"confirmed after: {error.message}")
+        return True
+    if prepared.action is not Action.STOP:
+        task.commit(prepared, origin="local")
+        return True
+    try:
+        remote: TaskStatus | None = yield Call("get_status", (task.id,))
+    except TransportError as reading:
+        log.debug("could not read the status after stop: %s", reading)
+        remote = None
+    _commit_stop(task, prepared, remote)
+    return True
 
 
 def _commit_stop(task: Task, prepared: PreparedTransition, remote: TaskStatus | None) -> None:
@@ -75,104 +166,114 @@ def _commit_stop(task: Task, prepared: PreparedTransition, remote: TaskStatus | 
     instead of recording a stop that never happened there. If that read fails, the accepted
     stop is committed.
     """
-    if remote is not None and remote.is_terminal and remote is not TaskStatus.STOPPED:
+    if remote is not None and remote in LIFECYCLE.terminal and remote is not TaskStatus.STOPPED:
         task.reconcile(remote)
     else:
         task.commit(prepared, origin="local")
 
 
-def _wanted(until: TaskStatus | Collection[TaskStatus] | None) -> frozenset[TaskStatus]:
+def _refresh(bound: _Bound[Any], seconds: float | None = None) -> Flow[TaskView]:
+    """Read the remote view and reconcile the local task with it."""
+    view: TaskView = yield Call("get_task", (bound.task.id,), seconds=seconds)
+    bound.task.reconcile(view.status, steps=view.steps)
+    bound.view = view
+    return view
+
+
+def _wait(task: Task, until: Until, options: Mapping[str, Any]) -> Flow[TaskStatus]:
+    """Poll until the status is wanted, within ``timeout``: every poll gets the time left."""
+    unknown = sorted(set(options) - _WAIT_OPTIONS)
+    if unknown:
+        raise InvalidArgument(unknown[0], f"is not an option of wait(): {sorted(_WAIT_OPTIONS)}")
+    wanted = _wanted(until)
+    timeout = _seconds("timeout", options.get("timeout", DEFAULT_WAIT_TIMEOUT))
+    interval = _seconds("interval", options.get("interval", DEFAULT_WAIT_INTERVAL))
+    on_progress = options.get("on_progress")
+    monotonic = options.get("monotonic", time.monotonic)
+    deadline = monotonic() + timeout
+    while True:
+        try:
+            view = yield _Poll(max(deadline - monotonic(), 0.0))
+        except TransportTimeout:
+            if monotonic() < deadline:
+                raise
+            raise WaitTimeout(task.id, task.status, timeout) from None
+        if on_progress is not None:
+            on_progress(view)
+        if task.status in wanted:
+            return task.status
+        left = deadline - monotonic()
+        if left <= 0:
+            raise WaitTimeout(task.id, task.status, timeout)
+        yield Sleep(min(interval, left))
+
+
+def _create(text: str, options: RunTaskOptions, clock: Clock) -> Flow[tuple[Task, TaskView | None]]:
+    """run-task, then one read back; a task created remotely is never lost to a failed read."""
+    task_id = yield Call("run_task", (text,), options)
+    task = Task(task_id, clock=clock)
+    try:
+        view = yield Call("get_task", (task_id,))
+        task.reconcile(view.status, steps=view.steps)
+    except TaskLifeError as error:
+        log.warning("created task %s but could not read it back: %s", task_id, error)
+        return task, None
+    return task, view
+
+
+def _attach(task_id: str, clock: Clock) -> Flow[tuple[Task, TaskView]]:
+    """A local task rebuilt from the remote view of ``task_id``."""
+    check_id(task_id, "task_id")
+    view = yield Call("get_task", (task_id,))
+    task = Task(task_id, clock=clock, created_at=view.created_at)
+    task.reconcile(view.status, steps=view.steps)
+    return task, view
+
+
+def _wanted(until: Until) -> frozenset[TaskStatus]:
     if until is None:
-        return TERMINAL
-    statuses = [until] if isinstance(until, str) else list(until)
+        return LIFECYCLE.terminal
+    statuses = [until] if isinstance(until, str) else until
     try:
         wanted = frozenset(TaskStatus(s) for s in statuses)
-    except ValueError:
-        raise InvalidTaskData("until", f"must be task statuses, not {until!r}") from None
+    except (TypeError, ValueError):
+        raise InvalidArgument("until", f"must be task statuses, not {until!r}") from None
     if not wanted:
-        raise InvalidTaskData("until", "must name at least one status")
+        raise InvalidArgument("until", "must name at least one status")
     return wanted
 
 
-def _wait_args(timeout: float, interval: float) -> None:
-    values: tuple[tuple[str, object], ...] = (("timeout", timeout), ("interval", interval))
-    for name, value in values:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise InvalidTaskData(name, f"must be a number >= 0, not {value!r}")
+def _seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise InvalidArgument(name, f"must be a number >= 0, not {value!r}")
+    return float(value)
 
 
-def _settles(error: TransportError) -> bool:
-    """True when a failed push is worth checking against the remote status."""
-    return error.may_have_reached_server or isinstance(error, ActionRefused)
+def _call(transport: Any, call: Call) -> Any:
+    with within(call.seconds):
+        return getattr(transport, call.verb)(*call.args, **call.kwargs)
 
 
-def _local(task_id: str, view: TaskView, clock: Clock) -> Task:
-    """A new local task caught up with ``view`` (its history: remote-origin records)."""
-    task = Task(task_id, clock=clock, created_at=view.created_at)
-    task.reconcile(view.status, steps=view.steps)
-    return task
+async def _acall(transport: Any, call: Call) -> Any:
+    with within(call.seconds):
+        return await getattr(transport, call.verb)(*call.args, **call.kwargs)
 
 
-class RemoteTask:
-    """A local ``Task`` whose client actions go to ``transport`` first (module docstring).
+# the two shells -------------------------------------------------------------------------------
 
-    Build one with ``RemoteTask.create(transport, "task text")`` (a new remote task) or
-    ``RemoteTask.attach(transport, task_id)`` (an existing one), or wrap a ``Task`` you
-    already hold: ``RemoteTask(transport, task)``. The transport is not owned: close it
-    yourself (``with BrowserUseTransport() as transport: ...``).
-    """
 
-    __slots__ = ("task", "transport", "view")
+class _Bound(Generic[TransportT]):
+    """A local task, the transport it is bound to, and the last view read from the remote."""
 
-    def __init__(self, transport: Transport, task: Task, view: TaskView | None = None) -> None:
+    __slots__ = ("_lock", "task", "transport", "view")
+
+    def __init__(self, transport: TransportT, task: Task, view: TaskView | None = None) -> None:
         self.transport = transport
         self.task = task
         self.view = view  # the last view read from the remote (None until the first read)
 
     def __repr__(self) -> str:
-        return f"RemoteTask({self.task!r})"
-
-    @classmethod
-    def create(
-        cls,
-        transport: Transport,
-        text: str,
-        *,
-        llm_model: str | None = None,
-        max_agent_steps: int | None = None,
-        metadata: Mapping[str, str] | None = None,
-        allowed_domains: Sequence[str] | None = None,
-        secrets: Mapping[str, str] | None = None,
-        clock: Clock = utc_now,
-    ) -> RemoteTask:
-        """Create a remote task (v1 run-task), then read it back once.
-
-        The read that follows is best effort: if it fails, the task is returned in
-        ``created`` (its id is known) and a later ``refresh()`` catches up.
-        """
-        task_id = transport.run_task(
-            text, llm_model=llm_model, max_agent_steps=max_agent_steps, metadata=metadata,
-            allowed_domains=allowed_domains, secrets=secrets,
-        )  # fmt: skip
-        remote = cls(transport, Task(check_id(task_id), clock=clock))
-        try:
-            remote.refresh()
-        except TransportError as error:
-            log.warning("created task %s but could not read it back: %s", task_id, error)
-        return remote
-
-    @classmethod
-    def attach(cls, transport: Transport, task_id: str, *, clock: Clock = utc_now) -> RemoteTask:
-        """Bind to an existing remote task: a local ``Task`` rebuilt from the remote view.
-
-        The local history is the table's shortest path from ``created`` to the remote
-        status, every record with origin ``remote``; ``created_at`` and steps are the remote's.
-        """
-        check_id(task_id, "task_id")
-        view = transport.get_task(task_id)
-        return cls(transport, _local(task_id, view, clock), view)
-
-    # reading ---------------------------------------------------------------------------
+        return f"{type(self).__name__}({self.task!r})"
 
     @property
     def id(self) -> str:
@@ -189,7 +290,44 @@ class RemoteTask:
         """The local step counter."""
         return self.task.steps
 
-    # client actions --------------------------------------------------------------------
+
+class RemoteTask(_Bound[Transport]):
+    """A local ``Task`` whose client actions go to ``transport`` first (module docstring).
+
+    Build one with ``RemoteTask.create(transport, "task text")`` (a new remote task) or
+    ``RemoteTask.attach(transport, task_id)`` (an existing one), or wrap a ``Task`` you
+    already hold: ``RemoteTask(transport, task)``. The transport is not owned: close it
+    yourself (``with BrowserUseTransport() as transport: ...``). Safe to share between threads.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, transport: Transport, task: Task, view: TaskView | None = None) -> None:
+        super().__init__(transport, task, view)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def create(
+        cls, transport: Transport, text: str, *, clock: Clock = utc_now,
+        **options: Unpack[RunTaskOptions],
+    ) -> RemoteTask:  # fmt: skip
+        """Create a remote task (v1 run-task with ``options``), then read it back once.
+
+        The read that follows is best effort: if it fails, the task is returned in
+        ``created`` (its id is known) and a later ``refresh()`` catches up.
+        """
+        flow = _create(text, options, clock)
+        return cls(transport, *drive(flow, functools.partial(_call, transport), time.sleep))
+
+    @classmethod
+    def attach(cls, transport: Transport, task_id: str, *, clock: Clock = utc_now) -> RemoteTask:
+        """Bind to an existing remote task: a local ``Task`` rebuilt from the remote view.
+
+        The local history is the table's shortest path from ``created`` to the remote
+        status, every record with origin ``remote``; ``created_at`` and steps are the remote's.
+        """
+        flow = _attach(task_id, clock)
+        return cls(transport, *drive(flow, functools.partial(_call, transport), time.sleep))
 
     def pause(self) -> bool:
         """running → paused, on the remote first. True when the status changed."""
@@ -205,39 +343,7 @@ class RemoteTask:
 
     def act(self, action: Action) -> bool:
         """Push ``action`` remote first (see the module docstring); True if the status moved."""
-        prepared = self.task.prepare(action)
-        if prepared is None:
-            return False
-        try:
-            self.transport.push(self.task.id, prepared.action)
-        except TransportError as error:
-            if not _settles(error):
-                raise
-            self._settle(prepared, error)
-            return True
-        if prepared.action is Action.STOP:
-            try:
-                remote: TaskStatus | None = self.transport.get_status(self.task.id)
-            except TransportError as reading:
-                log.debug("could not read the status after stop: %s", reading)
-                remote = None
-            _commit_stop(self.task, prepared, remote)
-        else:
-            self.task.commit(prepared, origin="local")
-        return True
-
-    def _settle(self, prepared: PreparedTransition, error: TransportError) -> None:
-        try:
-            status = self.transport.get_status(self.task.id)
-        except TransportError as reading:
-            log.debug("could not read the status after %s failed: %s", prepared.action, reading)
-            raise error from None
-        if status is not prepared.dest:
-            raise error
-        log.info("%s on task %s took effect despite: %s", prepared.action, self.task.id, error)
-        self.task.commit(prepared, origin="remote", reason=f"confirmed after: {error.message}")
-
-    # remote changes --------------------------------------------------------------------
+        return self._run(_act(self.task, action))
 
     def refresh(self) -> TaskView:
         """Read the remote view and reconcile the local task with it (status and steps).
@@ -245,43 +351,33 @@ class RemoteTask:
         Raises ``ReconcileConflict`` (changing nothing) when the remote status cannot be
         reached from the local one, e.g. stopped locally but running remotely.
         """
-        view = self.transport.get_task(self.task.id)
-        self.task.reconcile(view.status, steps=view.steps)
-        self.view = view
-        return view
+        return self._run(_refresh(self))
 
     def wait(
         self,
-        until: TaskStatus | Collection[TaskStatus] | None = None,
+        until: Until = None,
         *,
-        timeout: float = DEFAULT_WAIT_TIMEOUT,
-        interval: float = DEFAULT_WAIT_INTERVAL,
-        on_progress: Progress | None = None,
         sleep: Callable[[float], object] = time.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
+        **options: Unpack[WaitOptions],
     ) -> TaskStatus:
         """Poll (``refresh()``) until the status is in ``until`` (default: any terminal one).
 
-        Calls ``on_progress(view)`` after each read. A ``paused`` task is polled like any
-        other until ``timeout`` seconds have passed, then ``WaitTimeout`` is raised: it never
-        waits forever. Returns the status reached.
+        Options: ``timeout`` (seconds, default 600), ``interval`` (seconds between polls,
+        default 2), ``on_progress(view)`` (called after each read), ``monotonic`` (the clock).
+        A ``paused`` task is polled like any other until ``timeout`` seconds have passed, then
+        ``WaitTimeout`` is raised: it never waits forever. Returns the status reached.
         """
-        wanted = _wanted(until)
-        _wait_args(timeout, interval)
-        deadline = monotonic() + timeout
-        while True:
-            view = self.refresh()
-            if on_progress is not None:
-                on_progress(view)
-            if self.task.status in wanted:
-                return self.task.status
-            left = deadline - monotonic()
-            if left <= 0:
-                raise WaitTimeout(self.task.id, self.task.status, timeout)
-            sleep(min(interval, left))
+        return drive(_wait(self.task, until, options), self._poll, sleep)
+
+    def _poll(self, poll: _Poll) -> TaskView:
+        return self._run(_refresh(self, poll.seconds))
+
+    def _run(self, flow: Flow[T]) -> T:
+        with self._lock:
+            return drive(flow, functools.partial(_call, self.transport), time.sleep)
 
 
-class AsyncRemoteTask:
+class AsyncRemoteTask(_Bound[AsyncTransport]):
     """The asyncio twin of ``RemoteTask``: the same API, with coroutines.
 
     >>> import asyncio
@@ -296,64 +392,30 @@ class AsyncRemoteTask:
     ['running', 'paused', 'stopped']
     """
 
-    __slots__ = ("task", "transport", "view")
+    __slots__ = ()
 
     def __init__(self, transport: AsyncTransport, task: Task, view: TaskView | None = None) -> None:
-        self.transport = transport
-        self.task = task
-        self.view = view
-
-    def __repr__(self) -> str:
-        return f"AsyncRemoteTask({self.task!r})"
+        super().__init__(transport, task, view)
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def create(
-        cls,
-        transport: AsyncTransport,
-        text: str,
-        *,
-        llm_model: str | None = None,
-        max_agent_steps: int | None = None,
-        metadata: Mapping[str, str] | None = None,
-        allowed_domains: Sequence[str] | None = None,
-        secrets: Mapping[str, str] | None = None,
-        clock: Clock = utc_now,
-    ) -> AsyncRemoteTask:
+        cls, transport: AsyncTransport, text: str, *, clock: Clock = utc_now,
+        **options: Unpack[RunTaskOptions],
+    ) -> AsyncRemoteTask:  # fmt: skip
         """See ``RemoteTask.create``."""
-        task_id = await transport.run_task(
-            text, llm_model=llm_model, max_agent_steps=max_agent_steps, metadata=metadata,
-            allowed_domains=allowed_domains, secrets=secrets,
-        )  # fmt: skip
-        remote = cls(transport, Task(check_id(task_id), clock=clock))
-        try:
-            await remote.refresh()
-        except TransportError as error:
-            log.warning("created task %s but could not read it back: %s", task_id, error)
-        return remote
+        flow = _create(text, options, clock)
+        call = functools.partial(_acall, transport)
+        return cls(transport, *await adrive(flow, call, asyncio.sleep))
 
     @classmethod
     async def attach(
         cls, transport: AsyncTransport, task_id: str, *, clock: Clock = utc_now
     ) -> AsyncRemoteTask:
         """See ``RemoteTask.attach``."""
-        check_id(task_id, "task_id")
-        view = await transport.get_task(task_id)
-        return cls(transport, _local(task_id, view, clock), view)
-
-    @property
-    def id(self) -> str:
-        """The task's id."""
-        return self.task.id
-
-    @property
-    def status(self) -> TaskStatus:
-        """The local status."""
-        return self.task.status
-
-    @property
-    def steps(self) -> int:
-        """The local step counter."""
-        return self.task.steps
+        flow = _attach(task_id, clock)
+        call = functools.partial(_acall, transport)
+        return cls(transport, *await adrive(flow, call, asyncio.sleep))
 
     async def pause(self) -> bool:
         """See ``RemoteTask.pause``."""
@@ -368,67 +430,26 @@ class AsyncRemoteTask:
         return await self.act(Action.STOP)
 
     async def act(self, action: Action) -> bool:
-        """See ``RemoteTask.act``."""
-        prepared = self.task.prepare(action)
-        if prepared is None:
-            return False
-        try:
-            await self.transport.push(self.task.id, prepared.action)
-        except TransportError as error:
-            if not _settles(error):
-                raise
-            await self._settle(prepared, error)
-            return True
-        if prepared.action is Action.STOP:
-            try:
-                remote: TaskStatus | None = await self.transport.get_status(self.task.id)
-            except TransportError as reading:
-                log.debug("could not read the status after stop: %s", reading)
-                remote = None
-            _commit_stop(self.task, prepared, remote)
-        else:
-            self.task.commit(prepared, origin="local")
-        return True
-
-    async def _settle(self, prepared: PreparedTransition, error: TransportError) -> None:
-        try:
-            status = await self.transport.get_status(self.task.id)
-        except TransportError as reading:
-            log.debug("could not read the status after %s failed: %s", prepared.action, reading)
-            raise error from None
-        if status is not prepared.dest:
-            raise error
-        log.info("%s on task %s took effect despite: %s", prepared.action, self.task.id, error)
-        self.task.commit(prepared, origin="remote", reason=f"confirmed after: {error.message}")
+        """See ``RemoteTask.act`` and, for cancellation, the module docstring."""
+        return await self._run(_act(self.task, action))
 
     async def refresh(self) -> TaskView:
         """See ``RemoteTask.refresh``."""
-        view = await self.transport.get_task(self.task.id)
-        self.task.reconcile(view.status, steps=view.steps)
-        self.view = view
-        return view
+        return await self._run(_refresh(self))
 
     async def wait(
         self,
-        until: TaskStatus | Collection[TaskStatus] | None = None,
+        until: Until = None,
         *,
-        timeout: float = DEFAULT_WAIT_TIMEOUT,
-        interval: float = DEFAULT_WAIT_INTERVAL,
-        on_progress: Progress | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
+        **options: Unpack[WaitOptions],
     ) -> TaskStatus:
         """See ``RemoteTask.wait``."""
-        wanted = _wanted(until)
-        _wait_args(timeout, interval)
-        deadline = monotonic() + timeout
-        while True:
-            view = await self.refresh()
-            if on_progress is not None:
-                on_progress(view)
-            if self.task.status in wanted:
-                return self.task.status
-            left = deadline - monotonic()
-            if left <= 0:
-                raise WaitTimeout(self.task.id, self.task.status, timeout)
-            await sleep(min(interval, left))
+        return await adrive(_wait(self.task, until, options), self._poll, sleep)
+
+    async def _poll(self, poll: _Poll) -> TaskView:
+        return await self._run(_refresh(self, poll.seconds))
+
+    async def _run(self, flow: Flow[T]) -> T:
+        async with self._lock:
+            return await adrive(flow, functools.partial(_acall, self.transport), asyncio.sleep)

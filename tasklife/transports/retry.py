@@ -1,56 +1,66 @@
-"""When a failed call is tried again, and after how long. Pure: no I/O, no sleeping here.
+"""When a failed call is tried again, and after how long; and the retry loop, as a flow.
 
 The policy (the README's "Retry policy" says the same):
 
-- **Reads** (``GET``) are retried after 429, 502, 503, 504 and connect failures
-  (connection refused, connect timeout): nothing was done, or reading again is harmless.
+- **Reads** (``GET``) are retried after 429, 502, 503, 504 and connection failures
+  (connection refused, connect timeout, a connection dropped before the answer): nothing was
+  done, or reading again is harmless.
 - **Writes** (pause/resume/stop, run-task) are retried only when the request surely had no
   effect: 429 and connect failures. A read timeout or a dropped connection after sending is
   *ambiguous* and never retried blindly (``RemoteTask`` then reads the remote status).
+- A closed transport (``TransportClosed``) is never retried: nothing was sent, nothing will be.
 - The delay before retry ``n`` (from 0) is ``min(base_delay * 2**n, max_delay)`` plus up to
   ``jitter`` seconds of random jitter; a ``Retry-After`` from the remote (seconds or an HTTP
   date) replaces it, capped at ``max_retry_after``.
-- At most ``max_attempts`` attempts in all, and no retry whose wait would end more than
-  ``max_elapsed`` seconds after the first attempt began.
+- At most ``max_attempts`` attempts in all, no retry whose wait would end more than
+  ``max_elapsed`` seconds after the first attempt began, and none past the call's deadline.
 
 ``sleep``, ``async_sleep``, ``random`` and ``monotonic`` are injectable, so tests never sleep.
+``exchange`` is the loop itself: a flow (``tasklife.transports.flow``) that yields ``Send``
+and ``Sleep`` steps, so the sync and the async transports run the same decisions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import math
+import logging
 import random as _random
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
-from tasklife.errors import InvalidTaskData
-from tasklife.transports.errors import (
+from tasklife.errors import InvalidArgument
+from tasklife.transports.flow import Flow, Sleep
+from tasklife.v1 import (
     ConnectionFailed,
     RateLimited,
+    Request,
     ServerError,
+    TransportClosed,
     TransportError,
     TransportTimeout,
+    outcome,
+    parse_retry_after,
 )
 
-__all__ = ["RetryPolicy", "parse_retry_after"]
+__all__ = ["RetryPolicy", "Send", "exchange", "parse_retry_after"]
+
+T = TypeVar("T")
+log = logging.getLogger("tasklife.transports")
 
 RETRYABLE_READ_STATUSES: Final = frozenset({429, 502, 503, 504})
 
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise InvalidTaskData(attribute.name, f"must be a number >= 0, not {value!r}")
+        raise InvalidArgument(attribute.name, f"must be a number >= 0, not {value!r}")
 
 
 def _attempts(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
     if type(value) is not int or value < 1:
-        raise InvalidTaskData(attribute.name, f"must be an int >= 1, not {value!r}")
+        raise InvalidArgument(attribute.name, f"must be an int >= 1, not {value!r}")
 
 
 @attrs.frozen
@@ -86,6 +96,8 @@ class RetryPolicy:
 
     def retryable(self, error: TransportError, *, write: bool) -> bool:
         """True when ``error`` may be retried for a read (``write=False``) or a write."""
+        if isinstance(error, TransportClosed):
+            return False
         if isinstance(error, RateLimited):
             return True
         if isinstance(error, ConnectionFailed) and not write:
@@ -113,21 +125,41 @@ class RetryPolicy:
         return wait
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` in seconds (a number, or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
+@attrs.frozen
+class Send:
+    """A step of ``exchange``: send ``request`` once, within ``seconds``; the reply is a
+    ``tasklife.v1.Answer`` (or a ``TransportError`` thrown in)."""
+
+    request: Request[Any]
+    seconds: float
+
+
+def exchange(request: Request[T], policy: RetryPolicy, seconds: float) -> Flow[T]:
+    """One v1 call: send ``request``, read the answer, retry as ``policy`` says, all within
+    ``seconds`` (the call's deadline; past it, ``TransportTimeout``)."""
+    started = policy.monotonic()
+    deadline = started + seconds
+    attempt = 0
+    while True:
+        left = deadline - policy.monotonic()
+        if left <= 0:
+            raise TransportTimeout(
+                "the call's deadline passed before an answer came",
+                method=request.method, path=request.path, may_have_reached_server=attempt > 0,
+                task_id=request.task_id,
+            )  # fmt: skip
         try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(seconds, 0.0)
+            answer = yield Send(request, left)
+            return outcome(request, answer)
+        except TransportError as failure:
+            elapsed = policy.monotonic() - started
+            delay = policy.delay(failure, write=request.write, retry=attempt, elapsed=elapsed)
+            if delay is None or started + elapsed + delay >= deadline:
+                raise
+            attempt += 1
+            log.info(
+                "retrying %s %s in %.2f s (attempt %d of %d) after: %s",
+                request.method, request.path, delay, attempt + 1, policy.max_attempts,
+                failure.message,
+            )  # fmt: skip
+        yield Sleep(delay)

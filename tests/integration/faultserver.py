@@ -26,12 +26,16 @@ API:
   ``json``, ``error`` (``{"detail": ...}``, optional ``Retry-After``), ``raw`` (any bytes and
   content type), ``drop`` (close the connection after reading the request, no answer),
   ``truncated`` (declares a longer body than it sends, then closes), ``slow`` (answer only
-  after ``seconds``; released at once when the server stops). With ``apply=True`` the
-  canned handler runs first, so the request takes effect before the fault (an ambiguous
-  failure as a client sees it).
+  after ``seconds``; released at once when the server stops), ``trickle`` (the answer one
+  byte every ``seconds``, the status line and headers too with ``headers=True``), ``endless``
+  (a chunked 200 whose body never ends), ``wire`` (exactly the given bytes as the whole
+  answer, status line included, then close). With ``apply=True`` the canned handler runs
+  first, so the request takes effect before the fault (an ambiguous failure as a client sees
+  it).
 - ``requests``: every request received (``Recorded``: method, raw target, path, query,
   headers, body, request line); ``tasks``: the model (``FakeTask`` records by id);
-  ``pending()``: how many scripted replies are still queued.
+  ``pending()``: how many scripted replies are still queued; ``wait_for(path)``: block until
+  a request for a path starting with ``path`` has arrived.
 """
 
 from __future__ import annotations
@@ -129,6 +133,30 @@ class Reply:
     def slow(cls, seconds: float = 5.0, *, path: str | None = None, apply: bool = False) -> Reply:
         """Hold the answer back for ``seconds`` (beyond the client's timeout), then answer."""
         return cls("slow", path=path, apply=apply, seconds=seconds)
+
+    @classmethod
+    def trickle(
+        cls,
+        body: bytes = b'"running"',
+        *,
+        seconds: float = 0.2,
+        headers: bool = False,
+        path: str | None = None,
+        apply: bool = False,
+    ) -> Reply:
+        """Answer 200 ``body`` one byte every ``seconds`` (the head too, with ``headers``)."""
+        kind = "trickle-all" if headers else "trickle"
+        return cls(kind, 200, body, path=path, apply=apply, seconds=seconds)
+
+    @classmethod
+    def endless(cls, *, path: str | None = None) -> Reply:
+        """A chunked 200 whose body never ends (until the client leaves or the server stops)."""
+        return cls("endless", path=path)
+
+    @classmethod
+    def wire(cls, data: bytes, *, path: str | None = None, apply: bool = False) -> Reply:
+        """Write exactly ``data`` (status line, headers, body), then close the connection."""
+        return cls("wire", body=data, path=path, apply=apply)
 
 
 @attrs.frozen
@@ -230,7 +258,34 @@ class _Handler(BaseHTTPRequestHandler):
             owner._released.wait(reply.seconds)
             self._send(*(canned or owner._canned(record)))
             return
+        if reply.kind in ("trickle", "trickle-all", "endless", "wire"):
+            self.close_connection = True
+            self._write_fault(reply)
+            return
         self._send(reply.status, reply.content_type, reply.body, reply.headers)
+
+    def _write_fault(self, reply: Reply) -> None:
+        released = self.server.owner._released
+        if reply.kind == "wire":
+            self.wfile.write(reply.body)
+            return
+        if reply.kind == "endless":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+            chunk = b"%x\r\n%s\r\n" % (65536, b" " * 65536)
+            while not released.is_set():
+                self.wfile.write(chunk)
+            return
+        head = (f"HTTP/1.1 200 OK\r\nContent-Type: {_JSON}\r\n"
+                f"Content-Length: {len(reply.body)}\r\n\r\n").encode()  # fmt: skip
+        slow = reply.body if reply.kind == "trickle" else head + reply.body
+        if reply.kind == "trickle":
+            self.wfile.write(head)
+        for byte in slow:
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+            if released.wait(reply.seconds):
+                return
 
     def _send(
         self,
@@ -265,6 +320,7 @@ class FaultServer:
         self.requests: list[Recorded] = []
         self._replies: list[Reply] = []
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._released = threading.Event()
         self._ids = 0
         self._server: _Server | None = None
@@ -313,6 +369,24 @@ class FaultServer:
         with self._lock:
             self._replies.extend(replies)
 
+    def release(self) -> None:
+        """Let every held reply (``slow``, ``trickle``, ``endless``) finish now, and later ones
+        at once."""
+        self._released.set()
+
+    def wait_for(self, path: str, timeout: float = 10.0) -> Recorded:
+        """Block until a request whose path starts with ``path`` has arrived; return it."""
+        with self._arrived:
+            found: list[Recorded] = []
+
+            def arrived() -> bool:
+                found[:] = [r for r in self.requests if r.path.startswith(path)]
+                return bool(found)
+
+            if not self._arrived.wait_for(arrived, timeout):
+                raise TimeoutError(f"no request for {path} within {timeout} s")
+            return found[0]
+
     def pending(self) -> int:
         """How many scripted replies have not been used yet."""
         with self._lock:
@@ -336,6 +410,7 @@ class FaultServer:
     def _next_reply(self, record: Recorded) -> Reply | None:
         with self._lock:
             self.requests.append(record)
+            self._arrived.notify_all()
             for i, reply in enumerate(self._replies):
                 if reply.path is None or record.path.startswith(reply.path):
                     return self._replies.pop(i)

@@ -3,17 +3,25 @@
 Every endpoint's success path and every fault (500, 502, 503 + Retry-After, 429, an answer
 slower than the timeout, a connection dropped after the request was read, a truncated body,
 invalid JSON, a wrong content type, an unknown status, the seed's 422) is asserted, and
-after each failure the local task is exactly what it was (``to_dict()`` compared).
+after each failure the local task is exactly what it was (``to_dict()`` compared). Then the
+hostile server: answers httpx parses but a careless reader chokes on (depth, dates, shapes),
+answers that trickle or never end, a key echoed back, a closed transport, a cancelled caller.
+The rules of the read-back themselves are tested in ``tests/unit/test_transport_remote.py``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import socket
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import attrs
 import pytest
+from faces import FACES
 
 from integration.faultserver import SEED_422, FaultServer, Reply
 from integration.transport_kit import Kit, make_kit
@@ -21,16 +29,20 @@ from tasklife import CannotResumeStoppedTask, TaskStatus
 from tasklife.lifecycle import Action
 from tasklife.transports import (
     ActionRefused,
+    AsyncRemoteTask,
     AuthError,
     ConnectionFailed,
     ProtocolError,
     RateLimited,
     ServerError,
     TaskNotFound,
+    TransportClosed,
     TransportError,
     TransportTimeout,
     ValidationFailed,
+    WaitTimeout,
 )
+from tasklife.transports.http import AsyncBrowserUseTransport
 
 KEY = "tl-fault-key-5f1e2d3c4b5a"
 
@@ -42,10 +54,16 @@ def server() -> Iterator[FaultServer]:
         yield fault_server
 
 
-@pytest.fixture(params=["sync", "async"])
-def kit(request: pytest.FixtureRequest, server: FaultServer) -> Iterator[Kit]:
+@pytest.fixture(params=FACES)
+def side(request: pytest.FixtureRequest) -> str:
+    """Which face: "sync" or "async"."""
+    return str(request.param)
+
+
+@pytest.fixture
+def kit(side: str, server: FaultServer) -> Iterator[Kit]:
     """The sync or the async transport on ``server``."""
-    yield from make_kit(request.param, server.base_url, KEY)
+    yield from make_kit(side, server.base_url, KEY)
 
 
 def paths(server: FaultServer) -> list[str]:
@@ -169,16 +187,6 @@ class TestPushFaults:
         assert server.status_of(run.id) is TaskStatus.RUNNING
         assert kit.sleeps == []  # a write is never retried after these
 
-    def test_ambiguous_failures_are_checked_against_the_status(
-        self, kit: Kit, server: FaultServer
-    ) -> None:
-        """After a failure that may have reached the server, the status is read before raising."""
-        run = kit.create("x")
-        server.script(Reply.drop(path="/api/v1/pause-task"))
-        with pytest.raises(ConnectionFailed):
-            run.pause()
-        assert paths(server)[-1] == f"GET /api/v1/task/{run.id}/status"
-
     def test_seed_422_keeps_the_detail_list(self, kit: Kit, server: FaultServer) -> None:
         """ValidationFailed.detail is the 422 body's detail list, as sent."""
         run = kit.create("x")
@@ -187,46 +195,6 @@ class TestPushFaults:
             run.pause()
         assert caught.value.detail == SEED_422["detail"]
         assert caught.value.status_code == 422
-
-    @pytest.mark.parametrize(
-        "reply",
-        [
-            pytest.param(Reply.slow(apply=True), id="slow-after-applying"),
-            pytest.param(Reply.drop(apply=True), id="dropped-after-applying"),
-            pytest.param(Reply.error(500, "boom", apply=True), id="500-after-applying"),
-        ],
-    )
-    def test_an_ambiguous_failure_that_took_effect_is_committed_as_remote(
-        self, kit: Kit, server: FaultServer, reply: Reply
-    ) -> None:
-        """The remote shows paused after the failure: success, recorded with origin remote."""
-        run = kit.create("x")
-        server.script(attrs.evolve(reply, path="/api/v1/pause-task"))
-        assert run.pause() is True
-        assert run.status is TaskStatus.PAUSED
-        assert run.task.history[-1].origin == "remote"
-
-    def test_a_refusal_is_raised_when_the_remote_is_elsewhere(
-        self, kit: Kit, server: FaultServer
-    ) -> None:
-        """409 for pause on a task the remote finished: ActionRefused, local unchanged."""
-        run = kit.create("x")
-        server.tasks[run.id].status = TaskStatus.FINISHED
-        before = run.task.to_dict()
-        with pytest.raises(ActionRefused) as caught:
-            run.pause()
-        assert caught.value.status_code == 409
-        assert run.task.to_dict() == before
-
-    def test_stop_refused_because_already_stopped_is_success(
-        self, kit: Kit, server: FaultServer
-    ) -> None:
-        """409 'already stopped' on stop, remote stopped: stop succeeds (origin remote)."""
-        run = kit.create("x")
-        server.tasks[run.id].status = TaskStatus.STOPPED
-        server.script(Reply.error(409, "Agent session already stopped", path="/api/v1/stop"))
-        assert run.stop() is True
-        assert run.task.history[-1].origin == "remote"
 
     def test_429_on_a_push_is_retried_after_retry_after(
         self, kit: Kit, server: FaultServer
@@ -374,7 +342,8 @@ class TestConnectionRefused:
             assert len(kit.sleeps) == 3
 
 
-HOSTILE_IDS = ["a?b=c", "a&task_id=other", "../../tasks", "x/status", "a#frag", "%2e%2e", "é/?"]
+HOSTILE_IDS = [".", "..", "...", "a?b=c", "a&task_id=other", "../../tasks", "x/status", "a#frag",
+               "%2e%2e", "é/?"]  # fmt: skip
 
 
 class TestTaskIdEncoding:
@@ -430,3 +399,200 @@ class TestSecrets:
             with pytest.raises(AuthError) as caught:
                 kit.transport.get_status("task_1")
             assert "wrong-key-123" not in str(caught.value)
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+"""A JSON value nested 100,000 levels deep (Python's own parser gives up with RecursionError)."""
+
+
+def view_of(task_id: str, **change: Any) -> dict[str, Any]:
+    """A v1 task view of a running task, with ``change`` applied."""
+    return {"id": task_id, "status": "running", "steps": [], **change}
+
+
+class TestHostileAnswers:
+    def test_a_deep_answer_to_a_pause_that_took_effect(self, kit: Kit, server: FaultServer) -> None:
+        """The remote paused and answered 200 with 100,000-deep JSON: the read-back runs and
+        the local task is paused too."""
+        run = kit.create("x")
+        server.script(Reply.raw(DEEP, path="/api/v1/pause-task", apply=True))
+        assert run.pause() is True
+        assert run.status is TaskStatus.PAUSED is server.status_of(run.id)
+        assert run.task.history[-1].origin == "remote"
+
+    def test_a_deep_answer_to_a_pause_that_did_not(self, kit: Kit, server: FaultServer) -> None:
+        """The same answer without effect: ProtocolError, local unchanged, remote running."""
+        run = kit.create("x")
+        before = run.task.to_dict()
+        server.script(Reply.raw(DEEP, path="/api/v1/pause-task"))
+        with pytest.raises(ProtocolError):
+            run.pause()
+        assert run.task.to_dict() == before
+
+    def test_an_accepted_stop_whose_status_read_is_hostile(
+        self, kit: Kit, server: FaultServer
+    ) -> None:
+        """stop answered 200, the status read after it chokes: the stop is committed."""
+        run = kit.create("x")
+        server.script(Reply.raw(DEEP, path=f"/api/v1/task/{run.id}/status"))
+        assert run.stop() is True
+        assert run.status is TaskStatus.STOPPED is server.status_of(run.id)
+
+    @pytest.mark.parametrize(
+        "change",
+        [{"created_at": "0001-01-01T00:00:00+01:00"}, {"finished_at": "9999-12-31T23:59:59-01:00"},
+         {"steps": "x" * 10}, {"metadata": [1]}],
+        ids=["created-before-utc", "finished-after-utc", "bad-steps", "bad-metadata"],
+    )  # fmt: skip
+    def test_create_never_loses_the_id(
+        self, kit: Kit, server: FaultServer, change: dict[str, Any]
+    ) -> None:
+        """run-task worked, the view read back is unreadable: the task comes back, with its id."""
+        server.script(Reply.json(view_of("task_0001", **change), path="/api/v1/task/"))
+        run = kit.create("x")
+        assert (run.id, run.status) == ("task_0001", TaskStatus.CREATED)
+        assert server.status_of(run.id) is TaskStatus.RUNNING
+
+    @pytest.mark.parametrize(
+        ("reply", "error"),
+        [(Reply.raw(DEEP), ProtocolError),
+         (Reply.raw(b'{"detail": ' + DEEP + b"}", 500), ServerError),
+         (Reply.raw(b'{"detail": ' + DEEP + b"}", 409), ActionRefused),
+         (Reply.error(429, "x", retry_after="Thu, 01 Jan 99999999999999999999 00:00:00 GMT"),
+          RateLimited),
+         (Reply.json(view_of("t", created_at="0001-01-01T00:00:00+01:00")), ProtocolError),
+         (Reply.json({"detail": [{"loc": None, "msg": "x"}]}, 422), ValidationFailed),
+         (Reply.json({"detail": [{"loc": 7, "msg": 7}]}, 422), ValidationFailed),
+         (Reply.raw(b'{"id": "t", "status": "running", "steps": ' + b"9" * 5000 + b"}"),
+          ProtocolError),
+         (Reply.raw(b'{"id": "t", "status": "running", "steps": 1e400}'), ProtocolError),
+         (Reply.raw(b"\xff\xfe\xfa"), ProtocolError)],
+        ids=["deep-200", "deep-detail-500", "deep-detail-409", "year-of-20-digits",
+             "date-before-utc", "loc-null", "loc-number", "huge-number", "infinite",
+             "not-utf8"],
+    )  # fmt: skip
+    def test_any_answer_is_a_typed_error(
+        self, kit: Kit, server: FaultServer, reply: Reply, error: type[TransportError]
+    ) -> None:
+        """Every hostile read ends as that TransportError subclass; the local task is unchanged."""
+        run = kit.create("x")
+        before = run.task.to_dict()
+        server.script(*[attrs.evolve(reply, path="/api/v1/task/")] * 4)
+        with pytest.raises(error) as caught:
+            run.refresh()
+        assert type(caught.value) is error
+        assert run.task.to_dict() == before
+
+
+TRICKLED = json.dumps(view_of("task_0001", output="x" * 1000)).encode()
+"""A view of over 1,000 bytes: trickled at 0.2 s a byte it takes over 200 s."""
+
+
+class TestDeadlines:
+    @pytest.mark.parametrize("head", [False, True], ids=["body", "head-and-body"])
+    def test_wait_is_a_hard_bound_against_a_trickle(
+        self, kit: Kit, server: FaultServer, head: bool
+    ) -> None:
+        """wait(timeout=1) against a server sending one byte every 0.2 s: WaitTimeout within a
+        bound the unbounded read breaks by far (it would take over 200 s)."""
+        run = kit.create("x")
+        server.script(*[Reply.trickle(TRICKLED, headers=head, path="/api/v1/task/")] * 20)
+        started = time.monotonic()
+        with pytest.raises(WaitTimeout):
+            run.wait(timeout=1, interval=0)
+        assert time.monotonic() - started < 15
+        assert run.status is TaskStatus.RUNNING
+
+    def test_every_call_has_a_deadline(self, server: FaultServer, side: str) -> None:
+        """call_timeout=1: a status read against a trickle is a TransportTimeout within bound."""
+        server.add_task("task_t")
+        server.script(Reply.trickle(TRICKLED, path="/api/v1/task/"))
+        for kit in make_kit(side, server.base_url, KEY, call_timeout=1):
+            started = time.monotonic()
+            with pytest.raises(TransportTimeout):
+                kit.transport.get_task("task_t")
+            assert time.monotonic() - started < 15
+
+
+class TestSizeCap:
+    def test_a_declared_huge_answer_is_refused_unread(self, kit: Kit, server: FaultServer) -> None:
+        """Content-Length: 400 MiB on a status read: ProtocolError at once (no wait for it)."""
+        server.add_task("task_h")
+        server.script(Reply.wire(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: 419430400\r\n\r\n\"run"))  # fmt: skip
+        with pytest.raises(ProtocolError, match="larger than 10485760 bytes"):
+            kit.transport.get_status("task_h")
+
+    def test_an_endless_answer_stops_at_the_cap(self, kit: Kit, server: FaultServer) -> None:
+        """A chunked body that never ends: ProtocolError once 10 MiB (the default) are read."""
+        server.add_task("task_e")
+        server.script(Reply.endless())
+        with pytest.raises(ProtocolError, match="larger than"):
+            kit.transport.get_status("task_e")
+        server.release()
+
+    def test_the_cap_is_configurable(self, server: FaultServer, side: str) -> None:
+        """max_response_bytes=100: a view of 1 KiB is refused."""
+        server.add_task("task_c", text="x" * 1024)
+        for kit in make_kit(side, server.base_url, KEY, max_response_bytes=100):
+            with pytest.raises(ProtocolError, match="larger than 100 bytes"):
+                kit.transport.get_task("task_c")
+
+
+class TestClosed:
+    def test_a_closed_transport_is_never_retried(self, kit: Kit, server: FaultServer) -> None:
+        """A read after close(): TransportClosed at once, no request, no retry, no sleep."""
+        server.add_task("task_1")
+        kit.transport.close()
+        with pytest.raises(TransportClosed):
+            kit.transport.get_status("task_1")
+        assert (server.requests, kit.sleeps) == ([], [])
+
+
+class TestEchoedKey:
+    @pytest.mark.parametrize(
+        "wire",
+        [b"HTTP/1.1 599 " + KEY.encode() + b"\r\nContent-Type: text/html; k=" + KEY.encode()
+         + b"\r\nContent-Length: 2\r\n\r\n{}",
+         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; echo=" + KEY.encode()
+         + b"\r\nContent-Length: 2\r\n\r\n{}",
+         b"HTTP/1.1 2OO " + KEY.encode() + b"\r\n\r\n",
+         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n"
+         b'{"id": "' + KEY.encode() + b'", "status": "' + KEY.encode() + b'"}'],
+        ids=["status-line", "content-type", "malformed-status-line", "body"],
+    )  # fmt: skip
+    def test_a_key_echoed_by_a_proxy_is_in_no_message(
+        self, kit: Kit, server: FaultServer, wire: bytes, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A proxy echoing the key into the status line, a header or the body: every message,
+        repr, detail and log line is free of it."""
+        caplog.set_level(logging.DEBUG)
+        server.add_task("task_k")
+        server.script(*[Reply.wire(wire)] * 4)
+        with pytest.raises(TransportError) as caught:
+            kit.transport.get_task("task_k")
+        error = caught.value
+        assert KEY not in f"{error!s} {error!r} {error.args!r} {error.detail!r} {caplog.text}"
+
+
+class TestCancellation:
+    def test_a_cancelled_pause_still_commits_what_the_remote_did(self, server: FaultServer) -> None:
+        """Cancelled while the remote holds the answer to an applied pause: the caller sees
+        CancelledError, and the local task is paused without any further call."""
+
+        async def scenario() -> tuple[bool, TaskStatus]:
+            async with AsyncBrowserUseTransport(KEY, base_url=server.base_url, timeout=30) as http:
+                run = await AsyncRemoteTask.create(http, "x")
+                server.script(Reply.slow(30, apply=True, path="/api/v1/pause-task"))
+                pausing = asyncio.ensure_future(run.pause())
+                await asyncio.to_thread(server.wait_for, "/api/v1/pause-task")
+                pausing.cancel()
+                server.release()
+                try:
+                    await pausing
+                except asyncio.CancelledError:
+                    return True, run.status
+                return False, run.status
+
+        assert asyncio.run(scenario()) == (True, TaskStatus.PAUSED)
+        assert server.status_of("task_0001") is TaskStatus.PAUSED

@@ -1,80 +1,67 @@
-"""Drive the sync and the async httpx transports through one blocking API, for tests.
+"""The sync and the async httpx transports through one blocking API, for tests.
 
-``make_kit(side, base_url, key)`` yields a ``Kit`` for ``side`` ("sync" or "async"): the
-transport (async coroutines run to completion on one event loop per kit), ``create`` and
-``attach`` building a ``RemoteTask``/``AsyncRemoteTask`` (wrapped the same way), and
-``sleeps``: every wait the retry policy asked for (it never really sleeps).
+``make_kit(side, base_url, key, **options)`` yields a ``Kit`` for ``side`` ("sync" or
+"async"): a ``faces.Face`` on a ``BrowserUseTransport`` or an ``AsyncBrowserUseTransport``
+(async coroutines run to completion on one event loop per kit), plus ``sleeps``: every wait
+the retry policy asked for (it never really sleeps).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
+from faces import Face, faced
 
-from tasklife.transports import AsyncRemoteTask, RemoteTask, RetryPolicy
+from tasklife.transports import RetryPolicy
 from tasklife.transports.http import AsyncBrowserUseTransport, BrowserUseTransport
 
-__all__ = ["TIMEOUT", "Blocking", "Kit", "make_kit"]
+__all__ = ["TIMEOUT", "Kit", "make_kit"]
 
 TIMEOUT = 0.3
 """The client's timeout: a ``Reply.slow`` answer is held back far longer (until teardown)."""
-
-
-class Blocking:
-    """Runs an async object's coroutine methods to completion on one event loop."""
-
-    def __init__(self, target: Any, runner: asyncio.Runner) -> None:
-        self._target = target
-        self._runner = runner
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
-        if inspect.iscoroutinefunction(value):
-            return lambda *a, **k: self._runner.run(value(*a, **k))
-        return value
 
 
 @attrs.define
 class Kit:
     """One side (sync or async) seen through one blocking API."""
 
-    transport: Any
-    create: Callable[..., Any]
-    attach: Callable[..., Any]
+    face: Face
     sleeps: list[float]
 
+    @property
+    def transport(self) -> Any:
+        """The transport, blocking."""
+        return self.face.transport
 
-def make_kit(side: str, base_url: str, key: str) -> Iterator[Kit]:
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        """``RemoteTask.create`` on this side."""
+        return self.face.create(*args, **kwargs)
+
+    def attach(self, task_id: str) -> Any:
+        """``RemoteTask.attach`` on this side."""
+        return self.face.attach(task_id)
+
+
+def make_kit(side: str, base_url: str, key: str, **options: Any) -> Iterator[Kit]:
     """A transport on ``base_url`` for ``side``, with a retry policy that records its sleeps."""
     sleeps: list[float] = []
 
     async def async_sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    retry = RetryPolicy(jitter=0, sleep=sleeps.append, async_sleep=async_sleep)
-    if side == "sync":
-        with BrowserUseTransport(key, base_url=base_url, timeout=TIMEOUT, retry=retry) as sync:
-            yield Kit(
-                sync,
-                lambda *a, **k: RemoteTask.create(sync, *a, **k),
-                lambda task_id: RemoteTask.attach(sync, task_id),
-                sleeps,
-            )
-        return
-    with asyncio.Runner() as runner:
-        transport = AsyncBrowserUseTransport(key, base_url=base_url, timeout=TIMEOUT, retry=retry)
-        try:
-            yield Kit(
-                Blocking(transport, runner),
-                lambda *a, **k: Blocking(runner.run(AsyncRemoteTask.create(transport, *a, **k)),
-                                         runner),
-                lambda task_id: Blocking(runner.run(AsyncRemoteTask.attach(transport, task_id)),
-                                         runner),
-                sleeps,
-            )  # fmt: skip
-        finally:
-            runner.run(transport.close())
+    options.setdefault("timeout", TIMEOUT)
+    options.setdefault("retry", RetryPolicy(jitter=0, sleep=sleeps.append, async_sleep=async_sleep))
+    sync = BrowserUseTransport(key, base_url=base_url, **options)
+    asynchronous = AsyncBrowserUseTransport(key, base_url=base_url, **options)
+    try:
+        for face in faced(side, sync, asynchronous):
+            yield Kit(face, sleeps)
+            if face.runner is not None:
+                face.runner.run(asynchronous.close())
+    finally:
+        sync.close()
+        if side == "sync":
+            asyncio.run(asynchronous.close())

@@ -20,6 +20,7 @@ from tasklife.transports import (
     TaskPage,
     TaskView,
     Transport,
+    TransportClosed,
     TransportError,
 )
 
@@ -39,8 +40,11 @@ def use(transport: Transport) -> TaskStatus:
     print(changed, view.created_at, page.total_count)
     try:
         return run.wait(TaskStatus.FINISHED, timeout=60, interval=1, on_progress=progress)
+    except TransportClosed:
+        raise
     except TransportError as error:
         print(error.status_code, error.detail, error.may_have_reached_server, error.retry_after)
+        print(error.task_id)
         raise
 
 
@@ -52,8 +56,9 @@ async def use_async(transport: AsyncTransport) -> TaskStatus:
 
 
 with BrowserUseTransport(
-    "key", base_url="http://127.0.0.1:8000", retry=RetryPolicy(max_attempts=2), timeout=5
-) as http_transport:
+    "key", base_url="http://127.0.0.1:8000", retry=RetryPolicy(max_attempts=2), timeout=5,
+    call_timeout=60, max_response_bytes=1 << 20,
+) as http_transport:  # fmt: skip
     use(http_transport)
 use(InMemoryTransport())
 with httpx.Client() as client:

@@ -1,15 +1,22 @@
-"""RemoteTask and AsyncRemoteTask over InMemoryTransport: remote first, settle, reconcile, wait."""
+"""RemoteTask and AsyncRemoteTask over the in-memory transports, one test body per face.
+
+This is the home of the remote-first rules: push before commit, the read-back after an
+ambiguous failure or a refusal, the status read after an accepted stop, refresh, wait, create,
+attach. Every test runs once on the sync face and once on the async face (``tests/faces.py``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from faces import FACES, Face, FakeClock, in_memory
 
 from tasklife import (
     CannotResumeStoppedTask,
+    InvalidArgument,
     InvalidTaskData,
     InvalidTransition,
     ReconcileConflict,
@@ -23,38 +30,41 @@ from tasklife.transports import (
     AsyncRemoteTask,
     ConnectionFailed,
     InMemoryTransport,
+    ProtocolError,
     RateLimited,
-    RemoteTask,
     ServerError,
     TaskNotFound,
+    TaskView,
+    TransportError,
     TransportTimeout,
     WaitTimeout,
 )
 
-T = TypeVar("T")
 
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run one coroutine to completion."""
-    return asyncio.run(coro)
-
-
-@pytest.fixture
-def remote() -> InMemoryTransport:
-    """An empty in-memory remote."""
-    return InMemoryTransport()
+@pytest.fixture(params=FACES)
+def face(request: pytest.FixtureRequest) -> Iterator[Face]:
+    """The sync or the async face on a fresh in-memory remote."""
+    yield from in_memory(request.param)
 
 
 @pytest.fixture
-def task(remote: InMemoryTransport) -> RemoteTask:
-    """A running remote task, bound."""
-    return RemoteTask.create(remote, "find a flight")
+def remote(face: Face) -> InMemoryTransport:
+    """The in-memory remote behind ``face`` (its state and test controls)."""
+    remote: InMemoryTransport = face.remote
+    return remote
+
+
+@pytest.fixture
+def run(face: Face) -> Any:
+    """A running remote task, bound (a RemoteTask, or a blocking AsyncRemoteTask)."""
+    return face.create("find a flight")
 
 
 AMBIGUOUS = [
     pytest.param(TransportTimeout("read timeout", may_have_reached_server=True), id="timeout"),
     pytest.param(ConnectionFailed("dropped", may_have_reached_server=True), id="dropped"),
     pytest.param(ServerError("500", status_code=500, may_have_reached_server=True), id="500"),
+    pytest.param(ProtocolError("unreadable 200", may_have_reached_server=True), id="bad-200"),
 ]
 SURE = [
     pytest.param(ConnectionFailed("refused"), id="refused"),
@@ -63,202 +73,209 @@ SURE = [
 ]
 
 
-class TestRemoteTask:
-    def test_create_reconciles_the_start(self, task: RemoteTask) -> None:
+class TestActions:
+    def test_create_reconciles_the_start(self, run: Any) -> None:
         """create: run-task, then the remote's running status is applied as a remote start."""
-        assert task.status is TaskStatus.RUNNING
-        assert [(r.action, r.origin) for r in task.task.history] == [(Action.START, "remote")]
+        assert run.status is TaskStatus.RUNNING
+        assert [(r.action, r.origin) for r in run.task.history] == [(Action.START, "remote")]
 
-    def test_actions_push_then_commit_locally(
-        self, task: RemoteTask, remote: InMemoryTransport
-    ) -> None:
+    def test_create_sends_the_options(self, face: Face, remote: InMemoryTransport) -> None:
+        """create(**options): the remote task holds the options given."""
+        bound = face.create("x", metadata={"k": "v"}, max_agent_steps=9, llm_model="m")
+        record = remote.tasks[bound.id]
+        assert (record.metadata, record.max_agent_steps, record.llm_model) == ({"k": "v"}, 9, "m")
+
+    def test_actions_push_then_commit_locally(self, run: Any, remote: InMemoryTransport) -> None:
         """pause/resume/stop reach the remote, then commit with origin local."""
-        assert (task.pause(), task.resume(), task.stop()) == (True, True, True)
+        assert (run.pause(), run.resume(), run.stop()) == (True, True, True)
         assert [a for _, a in remote.pushed] == [Action.PAUSE, Action.RESUME, Action.STOP]
-        assert remote.get_status(task.id) is TaskStatus.STOPPED
-        assert [r.origin for r in task.task.history[1:]] == ["local"] * 3
+        assert remote.get_status(run.id) is TaskStatus.STOPPED
+        assert [r.origin for r in run.task.history[1:]] == ["local"] * 3
 
-    def test_the_guard_runs_before_any_call(
-        self, task: RemoteTask, remote: InMemoryTransport
-    ) -> None:
+    def test_the_guard_runs_before_any_call(self, run: Any, remote: InMemoryTransport) -> None:
         """Resuming a stopped task raises locally; the remote hears nothing."""
-        task.stop()
+        run.stop()
         calls = len(remote.calls)
         with pytest.raises(CannotResumeStoppedTask):
-            task.resume()
+            run.resume()
         assert len(remote.calls) == calls
 
-    def test_an_illegal_action_sends_nothing(
-        self, task: RemoteTask, remote: InMemoryTransport
-    ) -> None:
+    def test_an_illegal_action_sends_nothing(self, run: Any, remote: InMemoryTransport) -> None:
         """resume while running: InvalidTransition, no call."""
         calls = len(remote.calls)
         with pytest.raises(InvalidTransition):
-            task.resume()
+            run.resume()
         assert len(remote.calls) == calls
 
     def test_stop_on_a_terminal_task_is_a_silent_no_op(
-        self, task: RemoteTask, remote: InMemoryTransport
+        self, run: Any, remote: InMemoryTransport
     ) -> None:
         """stop twice: the second returns False and sends nothing."""
-        task.stop()
+        run.stop()
         calls = len(remote.calls)
-        assert task.stop() is False
+        assert run.stop() is False
         assert len(remote.calls) == calls
 
     @pytest.mark.parametrize("ended", [TaskStatus.FINISHED, TaskStatus.FAILED], ids=str)
     def test_stop_after_the_remote_ended_the_task_records_how_it_ended(
-        self, task: RemoteTask, remote: InMemoryTransport, ended: TaskStatus
+        self, run: Any, remote: InMemoryTransport, ended: TaskStatus
     ) -> None:
         """A 200 to stop on a task the remote already ended is reconciled, not a stop."""
-        remote.set_status(task.id, ended)
-        assert task.stop() is True
-        assert task.status is ended
-        assert [(r.action, r.origin) for r in task.task.history][-1] == (
+        remote.set_status(run.id, ended)
+        assert run.stop() is True
+        assert run.status is ended
+        assert [(r.action, r.origin) for r in run.task.history][-1] == (
             Action.FINISH if ended is TaskStatus.FINISHED else Action.FAIL,
             "remote",
         )
-        task.refresh()  # and the two views agree: no ReconcileConflict
-        assert task.status is ended
+        run.refresh()  # and the two views agree: no ReconcileConflict
+        assert run.status is ended
 
+    @pytest.mark.parametrize(
+        "error",
+        [ServerError("500", status_code=500), ProtocolError("deep JSON", status_code=200)],
+        ids=["500", "unreadable"],
+    )
     def test_stop_is_committed_when_the_status_read_fails(
-        self, task: RemoteTask, remote: InMemoryTransport
+        self, run: Any, remote: InMemoryTransport, error: TransportError
     ) -> None:
-        """An accepted stop whose confirming read fails is still committed as stopped."""
-        remote.fail_next(ServerError("500", status_code=500), on="get_status")
-        assert task.stop() is True
-        assert task.status is TaskStatus.STOPPED
-
-    def test_async_stop_after_the_remote_finished(self) -> None:
-        """The async twin reconciles a stop on a remotely finished task the same way."""
-
-        async def scenario() -> TaskStatus:
-            remote = AsyncInMemoryTransport()
-            bound = await AsyncRemoteTask.create(remote, "find a flight")
-            remote.backend.set_status(bound.id, TaskStatus.FINISHED)
-            await bound.stop()
-            return bound.status
-
-        assert run(scenario()) is TaskStatus.FINISHED
+        """An accepted stop whose confirming read fails (however) is still committed."""
+        remote.fail_next(error, on="get_status")
+        assert run.stop() is True
+        assert run.status is TaskStatus.STOPPED is remote.get_status(run.id)
 
     @pytest.mark.parametrize("error", SURE)
     def test_a_sure_failure_changes_nothing(
-        self, task: RemoteTask, remote: InMemoryTransport, error: Exception
+        self, run: Any, remote: InMemoryTransport, error: TransportError
     ) -> None:
         """A failure that surely had no effect is raised as is; no status read."""
-        before = task.task.to_dict()
-        remote.fail_next(error, on="push")  # type: ignore[arg-type]
+        before = run.task.to_dict()
+        remote.fail_next(error, on="push")
         with pytest.raises(type(error)):
-            task.pause()
-        assert task.task.to_dict() == before
+            run.pause()
+        assert run.task.to_dict() == before
         assert remote.calls[-1][0] == "push"
 
     @pytest.mark.parametrize("error", AMBIGUOUS)
     def test_an_ambiguous_failure_without_effect_raises(
-        self, task: RemoteTask, remote: InMemoryTransport, error: Exception
+        self, run: Any, remote: InMemoryTransport, error: TransportError
     ) -> None:
         """The status is read; still running, so the original error is raised, nothing changed."""
-        before = task.task.to_dict()
-        remote.fail_next(error, on="push")  # type: ignore[arg-type]
+        before = run.task.to_dict()
+        remote.fail_next(error, on="push")
         with pytest.raises(type(error)) as caught:
-            task.pause()
+            run.pause()
         assert caught.value is error
-        assert task.task.to_dict() == before
+        assert run.task.to_dict() == before
         assert remote.calls[-1][0] == "get_status"
 
     @pytest.mark.parametrize("error", AMBIGUOUS)
     def test_an_ambiguous_failure_with_effect_succeeds(
-        self, task: RemoteTask, remote: InMemoryTransport, error: Exception
+        self, run: Any, remote: InMemoryTransport, error: TransportError
     ) -> None:
         """The remote applied it before failing: committed with origin remote, True returned."""
-        remote.fail_next(error, on="push", applied=True)  # type: ignore[arg-type]
-        assert task.pause() is True
-        record = task.task.history[-1]
+        remote.fail_next(error, on="push", applied=True)
+        assert run.pause() is True
+        record = run.task.history[-1]
         assert (record.action, record.origin) == (Action.PAUSE, "remote")
         assert record.reason is not None
+        assert run.status is remote.get_status(run.id)
 
     def test_an_unreadable_status_after_an_ambiguous_failure_raises_the_first_error(
-        self, task: RemoteTask, remote: InMemoryTransport
+        self, run: Any, remote: InMemoryTransport
     ) -> None:
         """The status read fails too: the push's error is raised, nothing changed."""
         first = TransportTimeout("push", may_have_reached_server=True)
         remote.fail_next(first, on="push")
         remote.fail_next(ConnectionFailed("read"), on="get_status")
-        before = task.task.to_dict()
+        before = run.task.to_dict()
         with pytest.raises(TransportTimeout) as caught:
-            task.pause()
+            run.pause()
         assert caught.value is first
-        assert task.task.to_dict() == before
+        assert run.task.to_dict() == before
 
     def test_a_refusal_raises_when_the_remote_is_elsewhere(
-        self, task: RemoteTask, remote: InMemoryTransport
+        self, run: Any, remote: InMemoryTransport
     ) -> None:
         """The remote finished the task: pause is refused (409), local unchanged."""
-        remote.set_status(task.id, TaskStatus.FINISHED)
-        before = task.task.to_dict()
-        with pytest.raises(ActionRefused):
-            task.pause()
-        assert task.task.to_dict() == before
+        remote.set_status(run.id, TaskStatus.FINISHED)
+        before = run.task.to_dict()
+        with pytest.raises(ActionRefused) as caught:
+            run.pause()
+        assert caught.value.status_code == 409
+        assert run.task.to_dict() == before
 
     def test_a_refusal_at_the_destination_is_success(
-        self, task: RemoteTask, remote: InMemoryTransport
+        self, run: Any, remote: InMemoryTransport
     ) -> None:
         """The remote is already paused and refuses pause: success, origin remote."""
-        remote.set_status(task.id, TaskStatus.PAUSED)
-        assert task.pause() is True
-        assert task.task.history[-1].origin == "remote"
+        remote.set_status(run.id, TaskStatus.PAUSED)
+        assert run.pause() is True
+        assert run.task.history[-1].origin == "remote"
 
-    def test_a_concurrent_local_change_is_stale(
-        self, task: RemoteTask, remote: InMemoryTransport
-    ) -> None:
+    def test_a_concurrent_local_change_is_stale(self, face: Face, run: Any) -> None:
         """The local task moved while the push was in flight: StaleTransition."""
 
         class Racing(InMemoryTransport):
             def push(self, task_id: str, action: Action) -> None:
                 super().push(task_id, action)
-                task.task.fail("meanwhile")
+                run.task.fail("meanwhile")
 
         racing = Racing()
-        racing.tasks = remote.tasks
-        with pytest.raises(StaleTransition):
-            RemoteTask(racing, task.task).pause()
+        racing.tasks = face.remote.tasks
+        for other in in_memory(face.name, racing):
+            with pytest.raises(StaleTransition):
+                other.bind(run.task).pause()
 
-    def test_attach_rebuilds_from_the_remote_view(self, remote: InMemoryTransport) -> None:
+
+class TestReading:
+    def test_attach_rebuilds_from_the_remote_view(
+        self, face: Face, remote: InMemoryTransport
+    ) -> None:
         """attach: status, steps and created_at from the remote; remote-origin history."""
         record = remote.add_task("task_x", status=TaskStatus.PAUSED, steps=4)
-        bound = RemoteTask.attach(remote, "task_x")
+        bound = face.attach("task_x")
         assert (bound.status, bound.steps, bound.task.created_at) == (
-            TaskStatus.PAUSED, 4, record.created_at,
+            TaskStatus.PAUSED, 4, record.task.created_at,
         )  # fmt: skip
         assert {r.origin for r in bound.task.history} == {"remote"}
         assert bound.view is not None
 
-    def test_attach_to_an_unknown_task(self, remote: InMemoryTransport) -> None:
-        """attach to a task the remote does not have: TaskNotFound."""
-        with pytest.raises(TaskNotFound):
-            RemoteTask.attach(remote, "task_missing")
+    def test_attach_to_an_unknown_task(self, face: Face) -> None:
+        """attach to a task the remote does not have: TaskNotFound (also a LookupError)."""
+        with pytest.raises(TaskNotFound) as caught:
+            face.attach("task_missing")
+        assert isinstance(caught.value, LookupError)
 
-    def test_attach_refuses_a_bad_id_without_a_call(self, remote: InMemoryTransport) -> None:
+    def test_attach_refuses_a_bad_id_without_a_call(
+        self, face: Face, remote: InMemoryTransport
+    ) -> None:
         """A malformed id is InvalidTaskData before any call."""
         with pytest.raises(InvalidTaskData):
-            RemoteTask.attach(remote, "bad id")
+            face.attach("bad id")
         assert remote.calls == []
 
-    def test_create_survives_a_failed_read_back(self, remote: InMemoryTransport) -> None:
+    @pytest.mark.parametrize(
+        "error",
+        [ConnectionFailed("x"), ProtocolError("nested too deep", status_code=200)],
+        ids=["dropped", "unreadable"],
+    )
+    def test_create_never_loses_the_id(
+        self, face: Face, remote: InMemoryTransport, error: TransportError
+    ) -> None:
         """run-task worked, the read failed: the task is returned in created with its id."""
-        remote.fail_next(ConnectionFailed("x"), on="get_task")
-        bound = RemoteTask.create(remote, "x")
+        remote.fail_next(error, on="get_task")
+        bound = face.create("x")
         assert bound.status is TaskStatus.CREATED
         assert bound.id in remote.tasks
+        assert bound.refresh().status is TaskStatus.RUNNING
 
-    def test_refresh_applies_remote_changes(
-        self, task: RemoteTask, remote: InMemoryTransport
-    ) -> None:
+    def test_refresh_applies_remote_changes(self, run: Any, remote: InMemoryTransport) -> None:
         """The remote finished with 7 steps: refresh applies finish (remote) and the steps."""
-        remote.set_status(task.id, TaskStatus.FINISHED, steps=7)
-        view = task.refresh()
-        assert (task.status, task.steps, view.steps) == (TaskStatus.FINISHED, 7, 7)
-        assert task.task.history[-1].origin == "remote"
+        remote.set_status(run.id, TaskStatus.FINISHED, steps=7)
+        view = run.refresh()
+        assert (run.status, run.steps, view.steps) == (TaskStatus.FINISHED, 7, 7)
+        assert run.task.history[-1].origin == "remote"
 
     @pytest.mark.parametrize(
         ("local", "remote_status"),
@@ -266,146 +283,171 @@ class TestRemoteTask:
         ids=["stopped-vs-running", "finished-vs-paused"],
     )
     def test_an_impossible_jump_is_a_conflict(
-        self,
-        task: RemoteTask,
-        remote: InMemoryTransport,
-        local: TaskStatus,
-        remote_status: TaskStatus,
+        self, run: Any, remote: InMemoryTransport, local: TaskStatus, remote_status: TaskStatus
     ) -> None:
         """Local stopped/finished, remote running/paused: ReconcileConflict, nothing changed."""
-        task.task.reconcile(local)
-        remote.set_status(task.id, remote_status)
-        before = task.task.to_dict()
+        run.task.reconcile(local)
+        remote.set_status(run.id, remote_status)
+        before = run.task.to_dict()
         with pytest.raises(ReconcileConflict):
-            task.refresh()
-        assert task.task.to_dict() == before
-
-
-class FakeClock:
-    """A monotonic clock that only moves when the fake sleep is called."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
+            run.refresh()
+        assert run.task.to_dict() == before
 
 
 class TestWait:
-    def test_until_terminal(self, task: RemoteTask, remote: InMemoryTransport) -> None:
+    def test_until_terminal(self, face: Face, run: Any, remote: InMemoryTransport) -> None:
         """wait() polls until the remote finishes and returns the terminal status."""
         clock = FakeClock()
         views: list[int] = []
 
-        def progress(view: Any) -> None:
+        def progress(view: TaskView) -> None:
             views.append(view.steps)
             if len(views) == 3:
-                remote.set_status(task.id, TaskStatus.FINISHED, steps=3)
+                remote.set_status(run.id, TaskStatus.FINISHED, steps=3)
             else:
-                remote.tasks[task.id].steps += 1
+                remote.set_status(run.id, TaskStatus.RUNNING, steps=len(views))
 
-        status = task.wait(interval=1, on_progress=progress, sleep=clock.sleep,
-                           monotonic=clock.monotonic)  # fmt: skip
+        status = run.wait(interval=1, on_progress=progress, sleep=face.sleep(clock),
+                          monotonic=clock.monotonic)  # fmt: skip
         assert status is TaskStatus.FINISHED
         assert views == [0, 1, 2, 3]
         assert clock.sleeps == [1, 1, 1]
 
-    def test_paused_never_spins_forever(self, task: RemoteTask, remote: InMemoryTransport) -> None:
+    def test_paused_never_spins_forever(
+        self, face: Face, run: Any, remote: InMemoryTransport
+    ) -> None:
         """A task paused for good: WaitTimeout after the timeout, with bounded polls."""
-        remote.set_status(task.id, TaskStatus.PAUSED)
+        remote.set_status(run.id, TaskStatus.PAUSED)
         clock = FakeClock()
         with pytest.raises(WaitTimeout) as caught:
-            task.wait(timeout=10, interval=3, sleep=clock.sleep, monotonic=clock.monotonic)
+            run.wait(timeout=10, interval=3, sleep=face.sleep(clock), monotonic=clock.monotonic)
         assert caught.value.status is TaskStatus.PAUSED
         assert clock.sleeps == [3, 3, 3, 1]
 
-    def test_until_a_chosen_status(self, task: RemoteTask, remote: InMemoryTransport) -> None:
+    def test_until_a_chosen_status(self, face: Face, run: Any, remote: InMemoryTransport) -> None:
         """wait(until=paused) returns at paused."""
-        remote.set_status(task.id, TaskStatus.PAUSED)
-        assert task.wait(TaskStatus.PAUSED, sleep=FakeClock().sleep) is TaskStatus.PAUSED
+        remote.set_status(run.id, TaskStatus.PAUSED)
+        assert run.wait(TaskStatus.PAUSED, sleep=face.sleep(FakeClock())) is TaskStatus.PAUSED
+
+    def test_a_poll_that_outlives_the_timeout_is_a_wait_timeout(
+        self, face: Face, remote: InMemoryTransport
+    ) -> None:
+        """A poll cut off by wait's own deadline ends wait with WaitTimeout, nothing changed."""
+        clock = FakeClock()
+
+        class Slow(InMemoryTransport):
+            def get_task(self, task_id: str) -> TaskView:
+                clock.now += 30  # the poll took the whole timeout, then the deadline cut it
+                raise TransportTimeout("deadline", may_have_reached_server=True)
+
+        slow = Slow()
+        slow.tasks = remote.tasks
+        remote.add_task("task_w")
+        for other in in_memory(face.name, slow):
+            bound = other.bind(remote.tasks["task_w"].task)
+            with pytest.raises(WaitTimeout):
+                bound.wait(timeout=10, sleep=other.sleep(clock), monotonic=clock.monotonic)
+
+    def test_a_transport_timeout_within_the_timeout_is_raised(
+        self, run: Any, face: Face, remote: InMemoryTransport
+    ) -> None:
+        """A transport timeout while wait still has time is the transport's error."""
+        remote.fail_next(TransportTimeout("slow"), on="get_task")
+        clock = FakeClock()
+        with pytest.raises(TransportTimeout):
+            run.wait(timeout=10, sleep=face.sleep(clock), monotonic=clock.monotonic)
 
     @pytest.mark.parametrize(
         "kwargs",
-        [{"until": []}, {"until": ["nope"]}, {"timeout": -1}, {"interval": float("nan")}],
-        ids=["empty", "unknown", "negative", "nan"],
-    )
-    def test_bad_arguments(self, task: RemoteTask, kwargs: dict[str, Any]) -> None:
-        """Bad until/timeout/interval: InvalidTaskData before any poll."""
-        with pytest.raises(InvalidTaskData):
-            task.wait(**kwargs)
+        [{"until": []}, {"until": ["nope"]}, {"until": 3}, {"timeout": -1},
+         {"interval": float("nan")}, {"timeout": True}, {"every": 1}],
+        ids=["empty", "unknown", "not-statuses", "negative", "nan", "bool", "unknown-option"],
+    )  # fmt: skip
+    def test_bad_arguments(self, run: Any, remote: InMemoryTransport, kwargs: Any) -> None:
+        """Bad until/timeout/interval or an unknown option: InvalidArgument before any poll."""
+        calls = len(remote.calls)
+        with pytest.raises(InvalidArgument):
+            run.wait(**kwargs)
+        assert len(remote.calls) == calls
 
 
-class TestAsyncRemoteTask:
-    def test_lifecycle(self) -> None:
-        """create, pause, resume, stop; resume of the stopped task refused with no call."""
+class Held(AsyncInMemoryTransport):
+    """An async remote whose pushes wait for ``release`` once they reached it and took effect."""
 
-        async def scenario() -> tuple[list[str], int, int]:
-            remote = AsyncInMemoryTransport()
-            bound = await AsyncRemoteTask.create(remote, "x")
-            await bound.pause()
-            await bound.resume()
-            await bound.stop()
-            calls = len(remote.backend.calls)
-            with pytest.raises(CannotResumeStoppedTask):
-                await bound.resume()
-            return [r.dest.value for r in bound.task.history], calls, len(remote.backend.calls)
+    def __init__(self) -> None:
+        super().__init__()
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
 
-        dests, before, after = run(scenario())
-        assert dests == ["running", "paused", "running", "stopped"]
-        assert before == after
+    async def push(self, task_id: str, action: Action) -> None:
+        self.backend.push(task_id, action)
+        self.reached.set()
+        await self.release.wait()
 
-    @pytest.mark.parametrize("error", AMBIGUOUS)
-    def test_ambiguous_failures(self, error: Exception) -> None:
-        """Without effect: raised, unchanged; with effect: committed as remote."""
 
-        async def scenario() -> tuple[bool, bool, str]:
-            remote = AsyncInMemoryTransport()
-            bound = await AsyncRemoteTask.create(remote, "x")
-            before = bound.task.to_dict()
-            remote.fail_next(error, on="push")  # type: ignore[arg-type]
-            with pytest.raises(type(error)):
-                await bound.pause()
-            unchanged = bound.task.to_dict() == before
-            remote.fail_next(error, on="push", applied=True)  # type: ignore[arg-type]
-            moved = await bound.pause()
-            return unchanged, moved, bound.task.history[-1].origin
+class TestCancellation:
+    def test_a_sent_push_runs_to_its_commit(self) -> None:
+        """Cancelled after the push was sent: the caller sees CancelledError, the task commits."""
 
-        assert run(scenario()) == (True, True, "remote")
+        async def scenario() -> tuple[bool, TaskStatus, TaskStatus]:
+            remote = Held()
+            run = await AsyncRemoteTask.create(remote, "x")
+            pausing = asyncio.ensure_future(run.pause())
+            await remote.reached.wait()
+            pausing.cancel()
+            remote.release.set()
+            try:
+                await pausing
+            except asyncio.CancelledError:
+                cancelled = True
+            else:
+                cancelled = False
+            return cancelled, run.status, remote.backend.get_status(run.id)
 
-    def test_attach_refresh_and_wait(self) -> None:
-        """attach a paused task; wait(until=finished) after the remote resumes and finishes."""
-        clock = FakeClock()
+        assert asyncio.run(scenario()) == (True, TaskStatus.PAUSED, TaskStatus.PAUSED)
 
-        async def scenario() -> TaskStatus:
-            remote = AsyncInMemoryTransport()
-            remote.backend.add_task("task_a", status=TaskStatus.PAUSED, steps=2)
-            bound = await AsyncRemoteTask.attach(remote, "task_a")
-            assert (bound.status, bound.steps) == (TaskStatus.PAUSED, 2)
-            await bound.resume()
-            remote.backend.set_status("task_a", TaskStatus.FINISHED, steps=5)
-            return await bound.wait(sleep=clock.async_sleep, monotonic=clock.monotonic)
+    def test_a_deadline_passing_mid_push_is_a_timeout_and_the_task_still_matches(self) -> None:
+        """asyncio.timeout expires while the push is held: TimeoutError, yet local = remote."""
 
-        assert run(scenario()) is TaskStatus.FINISHED
+        async def scenario() -> tuple[TaskStatus, TaskStatus]:
+            remote = Held()
+            run = await AsyncRemoteTask.create(remote, "x")
+            scopes: list[asyncio.Timeout] = []
 
-    def test_wait_times_out_on_paused(self) -> None:
-        """Async wait on a paused task: WaitTimeout, never an endless loop."""
-        clock = FakeClock()
+            async def pause_with_a_deadline() -> None:
+                async with asyncio.timeout(None) as scope:
+                    scopes.append(scope)
+                    await run.pause()
 
-        async def scenario() -> None:
-            remote = AsyncInMemoryTransport()
-            remote.backend.add_task("task_p", status=TaskStatus.PAUSED)
-            bound = await AsyncRemoteTask.attach(remote, "task_p")
-            await bound.wait(timeout=5, interval=2, sleep=clock.async_sleep,
-                             monotonic=clock.monotonic)  # fmt: skip
+            pausing = asyncio.ensure_future(pause_with_a_deadline())
+            await remote.reached.wait()
+            scopes[0].reschedule(asyncio.get_running_loop().time())  # the deadline passes now
+            while not pausing.cancelling():  # until the deadline has cancelled the caller
+                await asyncio.sleep(0)
+            remote.release.set()
+            with pytest.raises(TimeoutError):
+                await pausing
+            return run.status, remote.backend.get_status(run.id)
 
-        with pytest.raises(WaitTimeout):
-            run(scenario())
-        assert clock.sleeps == [2, 2, 1]
+        assert asyncio.run(scenario()) == (TaskStatus.PAUSED, TaskStatus.PAUSED)
+
+    def test_a_cancellation_before_the_push_sends_nothing(self) -> None:
+        """Cancelled while waiting for its turn (the lock): nothing sent, nothing changed."""
+
+        async def scenario() -> tuple[list[Any], TaskStatus]:
+            remote = Held()
+            run = await AsyncRemoteTask.create(remote, "x")
+            first = asyncio.ensure_future(run.pause())
+            await remote.reached.wait()
+            second = asyncio.ensure_future(run.stop())
+            await asyncio.sleep(0)
+            second.cancel()
+            remote.release.set()
+            await first
+            with pytest.raises(asyncio.CancelledError):
+                await second
+            return remote.pushed, run.status
+
+        pushed, status = asyncio.run(scenario())
+        assert [action for _, action in pushed] == [Action.PAUSE]
+        assert status is TaskStatus.PAUSED

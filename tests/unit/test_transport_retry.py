@@ -1,13 +1,12 @@
-"""RetryPolicy and Retry-After parsing: pure, no sleeping."""
+"""RetryPolicy and the retry loop (``exchange``, a flow): pure, no sleeping, no I/O."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from tasklife import InvalidTaskData
+from tasklife import InvalidArgument
 from tasklife.transports import (
     ActionRefused,
     ConnectionFailed,
@@ -15,10 +14,13 @@ from tasklife.transports import (
     RateLimited,
     RetryPolicy,
     ServerError,
+    TransportClosed,
     TransportError,
     TransportTimeout,
 )
-from tasklife.transports.retry import parse_retry_after
+from tasklife.transports.flow import Sleep, drive
+from tasklife.transports.retry import Send, exchange
+from tasklife.v1 import Answer, get_status
 
 
 def server(code: int) -> ServerError:
@@ -41,6 +43,7 @@ CASES = [
                  id="dropped"),
     pytest.param(ActionRefused("x", status_code=409), False, False, id="409"),
     pytest.param(ProtocolError("x"), False, False, id="protocol"),
+    pytest.param(TransportClosed("closed"), False, False, id="closed"),
 ]  # fmt: skip
 
 
@@ -95,22 +98,78 @@ class TestRetryPolicy:
         ids=["zero-attempts", "float-attempts", "negative-delay", "bool-jitter", "nan"],
     )  # fmt: skip
     def test_bad_settings(self, kwargs: dict[str, Any]) -> None:
-        """Nonsense settings are InvalidTaskData."""
-        with pytest.raises(InvalidTaskData):
+        """Nonsense settings are InvalidArgument."""
+        with pytest.raises(InvalidArgument):
             RetryPolicy(**kwargs)
 
 
-NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+STATUS = get_status("task_1")
+RUNNING = Answer(200, {"content-type": "application/json"}, b'"running"')
+BUSY = Answer(503, {"content-type": "application/json"}, b'{"detail": "busy"}')
 
 
-class TestParseRetryAfter:
-    @pytest.mark.parametrize(
-        ("value", "seconds"),
-        [("3", 3.0), (" 1.5 ", 1.5), ("-4", 0.0), (None, None), ("", None), ("soon", None),
-         ("nan", None), ("inf", None), ("Thu, 01 Jan 2026 12:00:30 GMT", 30.0),
-         ("Thu, 01 Jan 2026 11:00:00 GMT", 0.0)],
-        ids=["int", "float", "negative", "none", "empty", "word", "nan", "inf", "date", "past"],
-    )  # fmt: skip
-    def test_values(self, value: str | None, seconds: float | None) -> None:
-        """Seconds or an HTTP date; unreadable or absent -> None; never negative."""
-        assert parse_retry_after(value, now=NOW) == seconds
+class Clock:
+    """A clock for ``RetryPolicy.monotonic`` that moves when the loop sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run(policy: RetryPolicy, clock: Clock, answers: list[Any], seconds: float = 60) -> Any:
+    """Drive ``exchange`` for a status read over ``answers``; returns (result, steps seen)."""
+    steps: list[Any] = []
+    replies = iter(answers)
+
+    def perform(step: Send) -> Answer:
+        steps.append(step)
+        reply = next(replies)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply  # type: ignore[no-any-return]
+
+    def sleep(seconds: float) -> None:
+        steps.append(Sleep(seconds))
+        clock.now += seconds
+
+    return drive(exchange(STATUS, policy, seconds), perform, sleep), steps
+
+
+class TestExchange:
+    def test_a_read_is_retried_then_succeeds(self) -> None:
+        """503, 503, 200: two sleeps of the backoff, then the status."""
+        clock = Clock()
+        policy = RetryPolicy(jitter=0, monotonic=clock)
+        status, steps = run(policy, clock, [BUSY, BUSY, RUNNING])
+        assert status == "running"
+        assert [type(s).__name__ for s in steps] == ["Send", "Sleep", "Send", "Sleep", "Send"]
+        assert [s.seconds for s in steps if isinstance(s, Sleep)] == [0.5, 1.0]
+
+    def test_each_attempt_gets_the_time_left(self) -> None:
+        """The deadline is shared: the second attempt is given what the first left."""
+        clock = Clock()
+        _, steps = run(RetryPolicy(jitter=0, monotonic=clock), clock, [BUSY, RUNNING], seconds=10)
+        assert [s.seconds for s in steps if isinstance(s, Send)] == [10, 9.5]
+
+    def test_no_retry_past_the_deadline(self) -> None:
+        """A retry whose wait would end past the call's deadline is not made."""
+        clock = Clock()
+        with pytest.raises(ServerError):
+            run(RetryPolicy(jitter=0, monotonic=clock), clock, [BUSY, RUNNING], seconds=0.4)
+
+    def test_no_time_no_request(self) -> None:
+        """A call with no time left is a TransportTimeout before anything is sent."""
+        clock = Clock()
+        with pytest.raises(TransportTimeout) as caught:
+            run(RetryPolicy(monotonic=clock), clock, [], seconds=0)
+        assert caught.value.may_have_reached_server is False
+
+    def test_a_closed_transport_is_raised_at_once(self) -> None:
+        """TransportClosed thrown in: raised, no sleep."""
+        clock = Clock()
+        closed = TransportClosed("closed")
+        with pytest.raises(TransportClosed):
+            run(RetryPolicy(monotonic=clock), clock, [closed, RUNNING])
+        assert clock.now == 0
