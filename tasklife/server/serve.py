@@ -11,7 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from tasklife.server.app import create_app
-from tasklife.store import SQLiteTaskStore, StoreError
+from tasklife.store import SQLiteEmulatorStore, StoreError
 
 __all__ = ["serve"]
 
@@ -28,7 +28,7 @@ def serve(*, host: str, port: int, db: Path, api_key: str, step_seconds: float) 
     if not _is_loopback(host):
         log.warning("binding %s: the server is reachable from other machines", host)
     try:
-        store = SQLiteTaskStore(db)
+        store = SQLiteEmulatorStore(db)
     except StoreError as error:
         log.error("%s", error)
         return 1

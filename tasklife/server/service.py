@@ -31,7 +31,7 @@ from typing import Any, Final, TypeVar
 
 from tasklife.errors import InvalidTaskData, InvalidTransition, TaskLifeError, TaskNotRunning
 from tasklife.lifecycle import Action, TaskStatus
-from tasklife.store import StoreConflict, StoredTask, TaskPage, TaskStore
+from tasklife.store import EmulatorPage, EmulatorStore, StoreConflict, StoredTask
 from tasklife.task import Clock, Task, check_id, utc_now
 
 __all__ = [
@@ -69,11 +69,11 @@ def new_task_id() -> str:
 
 
 class TaskService:
-    """The server's use cases over a ``TaskStore``; safe to call from many threads."""
+    """The server's use cases over an ``EmulatorStore``; safe to call from many threads."""
 
     def __init__(
         self,
-        store: TaskStore,
+        store: EmulatorStore,
         *,
         clock: Clock = utc_now,
         max_attempts: int = 8,
@@ -191,7 +191,7 @@ class TaskService:
             raise TaskNotFound(task_id)
         return status
 
-    def page(self, owner: str, page: int, limit: int) -> TaskPage:
+    def page(self, owner: str, page: int, limit: int) -> EmulatorPage:
         """One page of ``owner``'s tasks, newest first."""
         return self.store.page(owner, page, limit)
 
