@@ -5,8 +5,8 @@ Uses ``integration.faultserver`` plus two reply kinds it lacks, added here: ``sl
 headers at once, the body held back beyond the client's timeout) and ``close-before`` (the
 connection closed before the request is read). The transport runs with its real retry loop,
 its waits scaled down (Retry-After capped at 0.05 s, backoff from 0.01 s); timeouts are real
-(0.3 s per read, 0.6 s per call). No pytest here: ``run_case`` returns a ``Row``; the caller
-judges it (``Row.problems``) or prints it (``render``).
+(0.3 s per read, 0.6 s per call; answers capped at 1 MiB). No pytest here: ``run_case``
+returns a ``Row``; the caller judges it (``Row.problems``) or prints it (``render``).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterable
-from typing import Any, Self
+from typing import Any
 
 import attrs
 from faces import faced
@@ -31,6 +30,8 @@ __all__ = ["CASES", "Case", "MoreFaultServer", "Row", "render", "run_case"]
 KEY = "tl-faults-key-90ab"
 TIMEOUT = 0.3
 CALL_TIMEOUT = 0.6
+MAX_BYTES = 1 << 20
+"""The size cap: small, so an endless body reaches it long before the call's deadline."""
 ATTEMPTS = 4
 POLICY = RetryPolicy(
     max_attempts=ATTEMPTS, base_delay=0.01, max_delay=0.05, jitter=0, max_retry_after=0.05
@@ -86,19 +87,12 @@ class _MoreServer(_Server):
 class MoreFaultServer(FaultServer):
     """``FaultServer`` serving with ``_MoreFaults``; counts connections closed unread."""
 
+    server_class = _MoreServer
+    handler_class = _MoreFaults
+
     def __init__(self, api_key: str | None = None) -> None:
         super().__init__(api_key)
         self.closed_unread = 0
-
-    def start(self) -> Self:
-        server = _MoreServer(("127.0.0.1", 0), _MoreFaults)
-        server.owner = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
-        return self
 
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
@@ -268,6 +262,7 @@ def closed_port() -> int:
 def _transports(base_url: str) -> tuple[BrowserUseTransport, AsyncBrowserUseTransport]:
     options: dict[str, Any] = {
         "base_url": base_url, "timeout": TIMEOUT, "retry": POLICY, "call_timeout": CALL_TIMEOUT,
+        "max_response_bytes": MAX_BYTES,
     }  # fmt: skip
     return BrowserUseTransport(KEY, **options), AsyncBrowserUseTransport(KEY, **options)
 

@@ -312,7 +312,13 @@ class _Server(ThreadingHTTPServer):
 
 
 class FaultServer:
-    """A scriptable v1 server on 127.0.0.1 (see the module docstring)."""
+    """A scriptable v1 server on 127.0.0.1 (see the module docstring).
+
+    Subclasses may serve with their own ``server_class`` and ``handler_class``.
+    """
+
+    server_class: type[_Server] = _Server
+    handler_class: type[_Handler] = _Handler
 
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key
@@ -336,7 +342,7 @@ class FaultServer:
 
     def start(self) -> Self:
         """Bind a free loopback port and serve in a daemon thread (ready when this returns)."""
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = self.server_class(("127.0.0.1", 0), self.handler_class)
         server.owner = self
         self._server = server
         self._thread = threading.Thread(

@@ -11,7 +11,6 @@ The rules of the read-back themselves are tested in ``tests/unit/test_transport_
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import socket
@@ -29,7 +28,6 @@ from tasklife import CannotResumeStoppedTask, TaskStatus
 from tasklife.lifecycle import Action
 from tasklife.transports import (
     ActionRefused,
-    AsyncRemoteTask,
     AuthError,
     ConnectionFailed,
     ProtocolError,
@@ -42,7 +40,6 @@ from tasklife.transports import (
     ValidationFailed,
     WaitTimeout,
 )
-from tasklife.transports.http import AsyncBrowserUseTransport
 
 KEY = "tl-fault-key-5f1e2d3c4b5a"
 
@@ -574,26 +571,3 @@ class TestEchoedKey:
             kit.transport.get_task("task_k")
         error = caught.value
         assert KEY not in f"{error!s} {error!r} {error.args!r} {error.detail!r} {caplog.text}"
-
-
-class TestCancellation:
-    def test_a_cancelled_pause_still_commits_what_the_remote_did(self, server: FaultServer) -> None:
-        """Cancelled while the remote holds the answer to an applied pause: the caller sees
-        CancelledError, and the local task is paused without any further call."""
-
-        async def scenario() -> tuple[bool, TaskStatus]:
-            async with AsyncBrowserUseTransport(KEY, base_url=server.base_url, timeout=30) as http:
-                run = await AsyncRemoteTask.create(http, "x")
-                server.script(Reply.slow(30, apply=True, path="/api/v1/pause-task"))
-                pausing = asyncio.ensure_future(run.pause())
-                await asyncio.to_thread(server.wait_for, "/api/v1/pause-task")
-                pausing.cancel()
-                server.release()
-                try:
-                    await pausing
-                except asyncio.CancelledError:
-                    return True, run.status
-                return False, run.status
-
-        assert asyncio.run(scenario()) == (True, TaskStatus.PAUSED)
-        assert server.status_of("task_0001") is TaskStatus.PAUSED
