@@ -41,7 +41,8 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from tasklife.errors import InvalidArgument, InvalidTaskData, InvalidTransition, TaskNotRunning
 from tasklife.lifecycle import Action
@@ -55,11 +56,14 @@ from tasklife.server.middleware import (
 from tasklife.server.validation import v1_errors
 from tasklife.server.views import history_view, page_view, summary_view, task_view
 from tasklife.service import (
+    DEFAULT_LLM_MODEL,
     DEFAULT_MAX_AGENT_STEPS,
     MAX_AGENT_STEPS_LIMIT,
+    MAX_METADATA_PAIRS,
     TaskNotFound,
     TaskService,
     Ticker,
+    check_text,
 )
 from tasklife.store import StoreConflict, StoreError, TaskStore
 from tasklife.task import Clock, check_id, utc_now
@@ -92,6 +96,18 @@ class _BadParameter(Exception):
         self.error = error
 
 
+def _encodable(value: str) -> str:
+    try:
+        return check_text(value, "value")
+    except InvalidArgument:
+        raise PydanticCustomError("string_unicode", _UNENCODABLE) from None
+
+
+_UNENCODABLE: Final = "Input should be a valid string, unable to parse raw data as a unicode string"
+Text = Annotated[str, AfterValidator(_encodable)]
+"""A string of a request body: one UTF-8 can encode (a lone surrogate is a 422, never stored)."""
+
+
 class RunTaskRequest(BaseModel):
     """The v1 run-task body; fields the emulator has no use for are accepted and dropped.
 
@@ -100,12 +116,12 @@ class RunTaskRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    task: str = Field(min_length=1, description="What the agent should do.")
-    llm_model: str = "gpt-4o"
+    task: Text = Field(min_length=1, description="What the agent should do.")
+    llm_model: Text = DEFAULT_LLM_MODEL
     max_agent_steps: int = Field(DEFAULT_MAX_AGENT_STEPS, ge=1, le=MAX_AGENT_STEPS_LIMIT)
-    metadata: dict[str, str] | None = Field(None, max_length=10)
-    secrets: dict[str, str] | None = None
-    allowed_domains: list[str] | None = None
+    metadata: dict[Text, Text] | None = Field(None, max_length=MAX_METADATA_PAIRS)
+    secrets: dict[Text, Text] | None = None
+    allowed_domains: list[Text] | None = None
 
 
 def create_app(
@@ -300,7 +316,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             loc = error.field.split(".")
         else:
             assert isinstance(error, InvalidArgument)  # noqa: S101 - registered for these two
-            loc = [error.argument]
+            loc = error.argument.split(".")
         body = [{"loc": loc, "msg": error.problem, "type": "value_error"}]
         return JSONResponse({"detail": body}, status_code=422)
 

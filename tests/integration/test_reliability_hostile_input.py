@@ -1,8 +1,9 @@
-"""Hostile input: task ids, oversized bodies. A clear 4xx or InvalidTaskData, never a 500,
-never a changed task."""
+"""Hostile input: task ids, oversized bodies, unencodable strings. A clear 4xx or
+InvalidTaskData, never a 500, never a changed task."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasklife import InvalidTaskData, Task
 from tasklife.server.testing import LiveServer
@@ -213,3 +216,87 @@ class TestOversizedBodies:
         )
         assert response.status_code == 422, response.text
         assert snapshot(http, victim) == before
+
+
+UNENCODABLE = {
+    "task": {"task": "a\ud800b"},
+    "llm_model": {"task": "t", "llm_model": "\udfff"},
+    "metadata-value": {"task": "t", "metadata": {"order": "\ud800"}},
+    "metadata-key": {"task": "t", "metadata": {"\udc00": "v"}},
+    "secrets-value": {"task": "t", "secrets": {"user": "\ud800"}},
+    "allowed-domain": {"task": "t", "allowed_domains": ["example.com", "\ud800"]},
+}
+# Any character at all, lone surrogates and NUL included, in any string of the body (built from
+# a list: st.text() never draws a surrogate).
+ANY_TEXT = st.lists(
+    st.characters(exclude_categories=()) | st.sampled_from("\ud800\udfff\x00"), max_size=8
+).map("".join)
+RUN_TASK_BODIES = st.fixed_dictionaries(
+    {"task": st.text(min_size=1) | ANY_TEXT},
+    optional={
+        "llm_model": ANY_TEXT,
+        "max_agent_steps": st.integers(-5, 205),
+        "metadata": st.dictionaries(ANY_TEXT, ANY_TEXT, max_size=12),
+        "secrets": st.dictionaries(ANY_TEXT, ANY_TEXT, max_size=3),
+        "allowed_domains": st.lists(ANY_TEXT, max_size=3),
+        "extra": ANY_TEXT,
+    },
+)
+
+
+def raw_json(body: object) -> bytes:
+    """``body`` as JSON text; a lone surrogate goes on the wire as its ``\\ud800`` escape."""
+    return json.dumps(body).encode("ascii")
+
+
+def readable(http: httpx.Client, task_id: str) -> dict[str, Any]:
+    """The task's view, after checking its view, history and the task list all answer 200."""
+    for url in (f"/emulator/v1/task/{task_id}/history", "/api/v1/tasks?limit=100"):
+        assert http.get(url).status_code == 200
+    response = http.get(f"/api/v1/task/{task_id}")
+    assert response.status_code == 200, response.text
+    view: dict[str, Any] = response.json()
+    return view
+
+
+class TestUnencodableStrings:
+    @pytest.mark.parametrize("body", UNENCODABLE.values(), ids=UNENCODABLE.keys())
+    def test_refused_with_a_422(self, http: httpx.Client, victim: str, body: object) -> None:
+        """A string UTF-8 cannot encode, in any field of run-task, is a 422 and stores nothing."""
+        before = snapshot(http, victim)
+        response = http.post(
+            "/api/v1/run-task", content=raw_json(body), headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert error["type"] == "value_error.string_unicode"
+        assert snapshot(http, victim) == before
+
+    def test_no_body_makes_a_task_that_answers_500(self, tmp_path: Path) -> None:
+        """Any run-task body is 200 or 422; a new task reads back exactly, after a restart too."""
+        db = tmp_path / "tasks.sqlite3"
+        created: dict[str, dict[str, Any]] = {}
+        with LiveServer.start(db, api_keys=["k"]) as server, server.client("k") as http:
+
+            @given(body=RUN_TASK_BODIES)
+            @settings(max_examples=60, deadline=None)
+            def any_body(body: dict[str, Any]) -> None:
+                response = http.post(
+                    "/api/v1/run-task",
+                    content=raw_json(body),
+                    headers={"Content-Type": "application/json"},
+                )
+                assert response.status_code in (200, 422), response.text
+                if response.status_code == 200:
+                    task_id = response.json()["id"]
+                    created[task_id] = body
+                    view = readable(http, task_id)
+                    assert view["task"] == body["task"]
+                    assert view["metadata"] == body.get("metadata", {})
+                    assert view["llm_model"] == body.get("llm_model", "gpt-4o")
+
+            any_body()
+        assert created, "the strategy produced no valid body at all"
+        with LiveServer.start(db, api_keys=["k"]) as server, server.client("k") as http:
+            for task_id, body in created.items():
+                assert readable(http, task_id)["task"] == body["task"]
