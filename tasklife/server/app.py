@@ -52,6 +52,7 @@ from tasklife.server.middleware import (
     UNAUTHORIZED_BODY,
     ApiKeys,
     RequestGuard,
+    checked_keys,
 )
 from tasklife.server.validation import v1_errors
 from tasklife.server.views import history_view, page_view, summary_view, task_view
@@ -136,19 +137,19 @@ def create_app(
     """A FastAPI app serving the Browser Use v1 task API from ``store``.
 
     ``api_keys`` are the accepted bearer keys; each key sees only the tasks created with it.
+    A key no client could send (empty, whitespace around it, a control or non-ASCII
+    character) is refused with ``InvalidArgument``.
     ``step_seconds`` is the simulated execution's pace (one step per running task per tick);
     0 turns it off, leaving the ``/emulator/v1`` endpoints to move tasks. The ticker runs in
     the app's lifespan, so a host that mounts this app must run its lifespan (or call
     ``app.state.service.tick()`` itself). The caller owns ``store`` and closes it.
     """
-    keys: list[object] = [api_keys] if isinstance(api_keys, str) else list(api_keys)
-    if not keys or not all(isinstance(k, str) and k.strip() for k in keys):
-        raise InvalidArgument("api_keys", "must hold at least one key, and no empty key")
+    keys = checked_keys(api_keys)
     if not step_seconds >= 0:
         raise InvalidArgument("step_seconds", f"must be 0 or more, not {step_seconds!r}")
     if type(max_body_bytes) is not int or max_body_bytes < 0:
         raise InvalidArgument("max_body_bytes", f"must be a non-negative int: {max_body_bytes!r}")
-    accepted = ApiKeys([str(k) for k in keys], key_fingerprint)
+    accepted = ApiKeys(keys, key_fingerprint)
     service = TaskService(store, clock=clock)
 
     @asynccontextmanager
