@@ -1,4 +1,4 @@
-"""``create_app``: the Browser Use v1-compatible FastAPI app over a ``TaskStore``.
+"""``create_app``: the Browser Use v1-compatible FastAPI app over an ``EmulatorStore``.
 
 Endpoints (all but ``/api/v1/ping`` need ``Authorization: Bearer <key>``):
 
@@ -66,7 +66,7 @@ from tasklife.service import (
     Ticker,
     check_text,
 )
-from tasklife.store import StoreConflict, StoreError, TaskStore
+from tasklife.store import EmulatorStore, StoreConflict, StoreError
 from tasklife.task import Clock, check_id, utc_now
 
 __all__ = ["create_app", "key_fingerprint"]
@@ -126,7 +126,7 @@ class RunTaskRequest(BaseModel):
 
 
 def create_app(
-    store: TaskStore,
+    store: EmulatorStore,
     api_keys: str | Iterable[str],
     *,
     step_seconds: float = 1.0,

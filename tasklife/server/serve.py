@@ -26,7 +26,7 @@ from tasklife.errors import InvalidArgument
 from tasklife.server.app import create_app
 from tasklife.server.logs import FloodGate, log_to_stderr
 from tasklife.server.middleware import checked_keys
-from tasklife.store import SQLiteTaskStore, StoreError
+from tasklife.store import SQLiteEmulatorStore, StoreError
 
 __all__ = ["SHUTDOWN_SECONDS", "serve"]
 
@@ -54,7 +54,7 @@ def serve(*, host: str, port: int, db: Path, api_key: str, step_seconds: float) 
     """
     gate = FloodGate()
     listener = log_to_stderr(gate)
-    store: SQLiteTaskStore | None = None
+    store: SQLiteEmulatorStore | None = None
     try:
         with _sigterm_interrupts():
             keys = _keys(api_key)
@@ -98,10 +98,10 @@ def _keys(api_key: str) -> tuple[str, ...]:
         raise _CannotStart(error.problem, 2) from None
 
 
-def _open_store(db: Path) -> SQLiteTaskStore:
+def _open_store(db: Path) -> SQLiteEmulatorStore:
     """The store on ``db``, or ``_CannotStart`` saying what is wrong with which path."""
     try:
-        return SQLiteTaskStore(db)
+        return SQLiteEmulatorStore(db)
     except StoreError as error:
         raise _CannotStart(f"cannot open the task store {db}: {_why(db, error)}", 1) from None
 

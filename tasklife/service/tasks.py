@@ -36,7 +36,7 @@ from tasklife.errors import (
     TaskNotRunning,
 )
 from tasklife.lifecycle import Action, TaskStatus
-from tasklife.store import StoreConflict, StoredTask, TaskPage, TaskStore
+from tasklife.store import EmulatorPage, EmulatorStore, StoreConflict, StoredTask
 from tasklife.task import Clock, Task, check_id, utc_now
 
 __all__ = [
@@ -96,11 +96,11 @@ def new_task_id() -> str:
 
 
 class TaskService:
-    """The server's use cases over a ``TaskStore``; safe to call from many threads."""
+    """The server's use cases over an ``EmulatorStore``; safe to call from many threads."""
 
     def __init__(
         self,
-        store: TaskStore,
+        store: EmulatorStore,
         *,
         clock: Clock = utc_now,
         max_attempts: int = 8,
@@ -239,7 +239,7 @@ class TaskService:
             raise TaskNotFound(task_id)
         return status
 
-    def page(self, owner: str, page: int, limit: int) -> TaskPage:
+    def page(self, owner: str, page: int, limit: int) -> EmulatorPage:
         """One page of ``owner``'s tasks, newest first (``page`` from 1)."""
         for name, value in (("page", page), ("limit", limit)):
             if type(value) is not int or value < 1:

@@ -10,7 +10,7 @@ import pytest
 
 from tasklife import InvalidArgument
 from tasklife.service import TaskService
-from tasklife.store import SQLiteTaskStore
+from tasklife.store import SQLiteEmulatorStore
 
 OWNER = "owner-fingerprint"
 UNSTORABLE: dict[str, tuple[str, dict[str, Any]]] = {
@@ -26,7 +26,7 @@ UNSTORABLE: dict[str, tuple[str, dict[str, Any]]] = {
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[TaskService]:
-    with SQLiteTaskStore(tmp_path / "tasks.sqlite3") as store:
+    with SQLiteEmulatorStore(tmp_path / "tasks.sqlite3") as store:
         yield TaskService(store)
 
 
