@@ -29,7 +29,9 @@ the pydantic-v1 shape ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``;
 The app is the HTTP entry point over ``tasklife.service.TaskService`` (the use cases), which
 knows nothing of HTTP. Endpoints are ``async def`` and call the service inline: a request does
 a couple of short SQLite statements, which costs less than handing it to a worker thread (the
-comparison is in BENCHMARKS.md). The ticker runs in its own thread.
+comparison is in BENCHMARKS.md). Answers that can be large (a task view, a page, a history) are
+the exception: they are built and encoded off the event loop, within a memory bound
+(``tasklife.server.answers``). The ticker runs in its own thread.
 """
 
 import hashlib
@@ -46,6 +48,7 @@ from pydantic_core import PydanticCustomError
 
 from tasklife.errors import InvalidArgument, InvalidTaskData, InvalidTransition, TaskNotRunning
 from tasklife.lifecycle import Action
+from tasklife.server.answers import PageAnswer, PageLimits, off_loop, page_chunks
 from tasklife.server.middleware import (
     DEFAULT_MAX_BODY_BYTES,
     OWNER_SCOPE_KEY,
@@ -55,7 +58,7 @@ from tasklife.server.middleware import (
     checked_keys,
 )
 from tasklife.server.validation import v1_errors
-from tasklife.server.views import history_view, page_view, summary_view, task_view
+from tasklife.server.views import history_view, task_view
 from tasklife.service import (
     DEFAULT_LLM_MODEL,
     DEFAULT_MAX_AGENT_STEPS,
@@ -194,6 +197,7 @@ def _owner(request: Request) -> str:
 def _api(service: TaskService) -> APIRouter:
     """The Browser Use v1 endpoints."""
     router = APIRouter(prefix="/api/v1")
+    page_limits = PageLimits()
     query_id = Annotated[str, Query(description="ID of the task")]
 
     def act(who: str, task_id: str, action: Action) -> Response:
@@ -228,9 +232,10 @@ def _api(service: TaskService) -> APIRouter:
         return JSONResponse({"id": record.id})
 
     @router.get("/task/{task_id}")
-    async def get_task(task_id: str, request: Request) -> JSONResponse:
+    async def get_task(task_id: str, request: Request) -> Response:
         """The v1 task view, with one step object per step taken."""
-        return JSONResponse(service.read(_owner(request), _task_id(task_id, "path"), task_view))
+        owner, checked = _owner(request), _task_id(task_id, "path")
+        return await off_loop(lambda: service.read(owner, checked, task_view))
 
     @router.get("/task/{task_id}/status")
     async def get_task_status(task_id: str, request: Request) -> Response:
@@ -243,11 +248,13 @@ def _api(service: TaskService) -> APIRouter:
         request: Request,
         page: Annotated[int, Query(ge=1)] = 1,
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    ) -> JSONResponse:
+    ) -> PageAnswer:
         """The key's tasks, newest first."""
-        found = service.page(_owner(request), page, limit)
-        items = [summary_view(item) for item in found.items]
-        return JSONResponse(page_view(items, found.total, page, limit))
+        owner = _owner(request)
+        return PageAnswer(
+            lambda: page_chunks(service.page(owner, page, limit), page, limit),
+            page_limits.of(owner),
+        )
 
     @router.get("/ping")
     async def ping() -> JSONResponse:
@@ -285,9 +292,10 @@ def _emulator(service: TaskService) -> APIRouter:
         return JSONResponse(service.fail(_owner(request), _task_id(task_id, "path"), reason))
 
     @router.get("/task/{task_id}/history")
-    async def emulator_history(task_id: str, request: Request) -> JSONResponse:
+    async def emulator_history(task_id: str, request: Request) -> Response:
         """The task's transition records, version and store revision."""
-        return JSONResponse(service.read(_owner(request), _task_id(task_id, "path"), history_view))
+        owner, checked = _owner(request), _task_id(task_id, "path")
+        return await off_loop(lambda: service.read(owner, checked, history_view))
 
     return router
 

@@ -56,6 +56,7 @@ MAX_AGENT_STEPS_LIMIT: Final = 200
 DEFAULT_LLM_MODEL: Final = "gpt-4o"
 MAX_METADATA_PAIRS: Final = 10
 _STRIPES: Final = 64
+_EXCERPT: Final = 80  # characters of the task's text quoted in a simulated output
 _CLIENT_ACTIONS: Final = frozenset({Action.PAUSE, Action.RESUME, Action.STOP})
 
 T = TypeVar("T")
@@ -261,9 +262,10 @@ class TaskService:
 
     def _finish(self, record: StoredTask) -> None:
         record.task.apply(Action.FINISH, origin="remote")
-        record.output = (
-            f"Simulated result after {record.task.steps} step(s) for the task: {record.text}"
-        )
+        text = record.text
+        excerpt = text if len(text) <= _EXCERPT else f"{text[:_EXCERPT]}…"
+        steps = record.task.steps
+        record.output = f"Simulated result after {steps} step(s) for the task: {excerpt}"
         _note_terminal(record)
 
     def _stripe(self, task_id: str) -> threading.Lock:
