@@ -19,6 +19,8 @@ from tasklife import InvalidTaskData, Task
 from tasklife.server.testing import LiveServer
 from tasklife.store import SQLiteEmulatorStore, StoredTask
 
+from .conftest import Operation
+
 HOSTILE_IDS = {
     "empty": "",
     "10k-chars": "x" * 10_000,
@@ -60,15 +62,7 @@ def encoded(name: str) -> str:
     return quote(HOSTILE_IDS[name].encode("utf-8", "surrogatepass"), safe="")
 
 
-QUERY_ENDPOINTS = ["pause", "resume", "stop"]
-PATH_ENDPOINTS = [
-    ("GET", "/api/v1/task/{}"),
-    ("GET", "/api/v1/task/{}/status"),
-    ("POST", "/emulator/v1/task/{}/advance"),
-    ("POST", "/emulator/v1/task/{}/finish"),
-    ("POST", "/emulator/v1/task/{}/fail"),
-    ("GET", "/emulator/v1/task/{}/history"),
-]
+ID_ROUTES = 9  # pause, resume, stop; task, status; advance, finish, fail, history
 
 
 def snapshot(http: httpx.Client, task_id: str) -> tuple[Any, int]:
@@ -100,27 +94,56 @@ def victim(http: httpx.Client) -> str:
     return task_id
 
 
+# Any id at all on the wire: a catalogued hostile one, or any characters (surrogates, slashes,
+# dots, percent signs and NULs included), percent-encoded as a client would send them.
+WIRE_ID = st.sampled_from(WIRE_IDS).map(encoded) | st.lists(
+    st.characters(exclude_categories=()) | st.sampled_from("\ud800/.%?#&= \x00"), max_size=12
+).map(lambda chars: quote("".join(chars).encode("utf-8", "surrogatepass"), safe=""))
+
+
+def id_routes(operations: list[Operation]) -> list[tuple[str, str]]:
+    """(method, URL with ``{}`` for the id) of every operation that takes a task id."""
+    return [
+        (method, path.replace("{task_id}", "{}") if where == "path" else f"{path}?task_id={{}}")
+        for method, path, where in operations
+        if where is not None
+    ]
+
+
 class TestHostileIds:
-    @pytest.mark.parametrize("name", WIRE_IDS, ids=WIRE_IDS)
-    @pytest.mark.parametrize("action", QUERY_ENDPOINTS)
-    def test_query_id(self, http: httpx.Client, victim: str, action: str, name: str) -> None:
-        """A hostile ?task_id= on pause/resume/stop is 404 or 422, and no task changes."""
+    def test_every_route_with_an_id_guards_it(
+        self, http: httpx.Client, victim: str, operations: list[Operation]
+    ) -> None:
+        """Every operation taking a task id: a malformed id is 422 at its place, an unknown 404."""
+        routes = [(m, p, w) for m, p, w in operations if w is not None]
+        assert len(routes) == ID_ROUTES
         before = snapshot(http, victim)
-        response = http.put(f"/api/v1/{action}-task?task_id={encoded(name)}")
-        assert response.status_code in (404, 422), response.text
-        assert isinstance(response.json()["detail"], str | list)
+        for method, url in id_routes(operations):
+            where = "query" if "?" in url else "path"
+            malformed = http.request(method, url.format("a%20b"))
+            assert malformed.status_code == 422, (method, url)
+            assert malformed.json()["detail"][0]["loc"] == [where, "task_id"]
+            unknown = http.request(method, url.format("task_unknown"))
+            assert (unknown.status_code, unknown.json()) == (404, {"detail": "Task not found"})
         assert snapshot(http, victim) == before
 
-    @pytest.mark.parametrize("name", WIRE_IDS, ids=WIRE_IDS)
-    @pytest.mark.parametrize(("method", "path"), PATH_ENDPOINTS, ids=[p for _, p in PATH_ENDPOINTS])
-    def test_path_id(
-        self, http: httpx.Client, victim: str, method: str, path: str, name: str
+    def test_any_id_is_404_or_422(
+        self, http: httpx.Client, victim: str, operations: list[Operation]
     ) -> None:
-        """A hostile id in the path is a 4xx at once, and no task changes."""
+        """Any id on any route that takes one: 404 or 422, never a 5xx or a redirect; the
+        victim task is unchanged."""
         before = snapshot(http, victim)
-        url = path.format(encoded(name))
-        response = http.request(method, url)
-        assert 400 <= response.status_code < 500, (response.status_code, response.text)
+        routes = id_routes(operations)
+
+        @given(wire_id=WIRE_ID, route=st.sampled_from(routes))
+        @settings(max_examples=150, deadline=None)
+        def guarded(wire_id: str, route: tuple[str, str]) -> None:
+            method, url = route
+            response = http.request(method, url.format(wire_id))
+            assert response.status_code in (404, 422), (url.format(wire_id), response.text)
+            assert isinstance(response.json()["detail"], str | list)
+
+        guarded()
         assert snapshot(http, victim) == before
 
     @pytest.mark.parametrize("name", list(HOSTILE_IDS), ids=list(HOSTILE_IDS))
