@@ -28,13 +28,21 @@ from typing import Any, Final
 
 import anyio
 import anyio.to_thread
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from tasklife.server.views import page_fields, summary_view
 from tasklife.store import EmulatorPage
 
-__all__ = ["CHUNK_BYTES", "PageAnswer", "PageLimits", "encode", "off_loop", "page_chunks"]
+__all__ = [
+    "CHUNK_BYTES",
+    "JSONAnswer",
+    "PageAnswer",
+    "PageLimits",
+    "encode",
+    "off_loop",
+    "page_chunks",
+]
 
 CHUNK_BYTES: Final = 64 * 1024
 """A page is written in chunks of about this many bytes (or one task, when a task is larger)."""
@@ -44,8 +52,21 @@ _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(","
 
 
 def encode(value: Any) -> bytes:
-    """``value`` as compact UTF-8 JSON, the bytes Starlette's ``JSONResponse`` would send."""
-    return _encoder.encode(value).encode("utf-8")
+    """``value`` as compact UTF-8 JSON, the bytes Starlette's ``JSONResponse`` would send.
+
+    A character UTF-8 cannot encode (a lone surrogate, which only a task stored before the
+    server refused them can hold) is written as its JSON escape, ``\\ud800``, so such a task
+    still reads back instead of failing every answer that holds it.
+    """
+    return _encoder.encode(value).encode("utf-8", "backslashreplace")
+
+
+class JSONAnswer(JSONResponse):
+    """Starlette's ``JSONResponse``, written by ``encode``."""
+
+    def render(self, content: Any) -> bytes:
+        """The body: ``content`` encoded by ``encode``."""
+        return encode(content)
 
 
 async def off_loop(build: Callable[[], Any]) -> Response:

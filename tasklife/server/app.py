@@ -42,13 +42,13 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from tasklife.errors import InvalidArgument, InvalidTaskData, InvalidTransition, TaskNotRunning
 from tasklife.lifecycle import Action
-from tasklife.server.answers import PageAnswer, PageLimits, off_loop, page_chunks
+from tasklife.server.answers import JSONAnswer, PageAnswer, PageLimits, off_loop, page_chunks
 from tasklife.server.middleware import (
     DEFAULT_MAX_BODY_BYTES,
     OWNER_SCOPE_KEY,
@@ -220,7 +220,7 @@ def _api(service: TaskService) -> APIRouter:
         return act(_owner(request), task_id, Action.STOP)
 
     @router.post("/run-task")
-    async def run_task(body: RunTaskRequest, request: Request) -> JSONResponse:
+    async def run_task(body: RunTaskRequest, request: Request) -> JSONAnswer:
         """Create a task; it starts running at once."""
         record = service.run_task(
             _owner(request),
@@ -229,7 +229,7 @@ def _api(service: TaskService) -> APIRouter:
             max_agent_steps=body.max_agent_steps,
             metadata=body.metadata,
         )
-        return JSONResponse({"id": record.id})
+        return JSONAnswer({"id": record.id})
 
     @router.get("/task/{task_id}")
     async def get_task(task_id: str, request: Request) -> Response:
@@ -257,9 +257,9 @@ def _api(service: TaskService) -> APIRouter:
         )
 
     @router.get("/ping")
-    async def ping() -> JSONResponse:
+    async def ping() -> JSONAnswer:
         """Liveness: answers without a key."""
-        return JSONResponse({"status": "ok"})
+        return JSONAnswer({"status": "ok"})
 
     return router
 
@@ -273,23 +273,23 @@ def _emulator(service: TaskService) -> APIRouter:
         task_id: str,
         request: Request,
         steps: Annotated[int, Query(ge=1, le=MAX_AGENT_STEPS_LIMIT)] = 1,
-    ) -> JSONResponse:
+    ) -> JSONAnswer:
         """Take ``steps`` steps now (running tasks only); the task finishes at its limit."""
-        return JSONResponse(service.advance(_owner(request), _task_id(task_id, "path"), steps))
+        return JSONAnswer(service.advance(_owner(request), _task_id(task_id, "path"), steps))
 
     @router.post("/task/{task_id}/finish")
-    async def emulator_finish(task_id: str, request: Request) -> JSONResponse:
+    async def emulator_finish(task_id: str, request: Request) -> JSONAnswer:
         """Finish a running task now."""
-        return JSONResponse(service.finish(_owner(request), _task_id(task_id, "path")))
+        return JSONAnswer(service.finish(_owner(request), _task_id(task_id, "path")))
 
     @router.post("/task/{task_id}/fail")
     async def emulator_fail(
         task_id: str,
         request: Request,
         reason: Annotated[str | None, Query(max_length=1000)] = None,
-    ) -> JSONResponse:
+    ) -> JSONAnswer:
         """Fail a created, running or paused task now."""
-        return JSONResponse(service.fail(_owner(request), _task_id(task_id, "path"), reason))
+        return JSONAnswer(service.fail(_owner(request), _task_id(task_id, "path"), reason))
 
     @router.get("/task/{task_id}/history")
     async def emulator_history(task_id: str, request: Request) -> Response:
@@ -308,26 +308,26 @@ def _task_id(value: str, where: str) -> str:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    def detail(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"detail": message}, status_code=status)
+    def detail(status: int, message: str) -> JSONAnswer:
+        return JSONAnswer({"detail": message}, status_code=status)
 
-    async def validation(request: Request, error: Exception) -> JSONResponse:
+    async def validation(request: Request, error: Exception) -> JSONAnswer:
         assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for it
-        return JSONResponse({"detail": v1_errors(error.errors())}, status_code=422)
+        return JSONAnswer({"detail": v1_errors(error.errors())}, status_code=422)
 
-    async def bad_parameter(request: Request, error: Exception) -> JSONResponse:
+    async def bad_parameter(request: Request, error: Exception) -> JSONAnswer:
         assert isinstance(error, _BadParameter)  # noqa: S101 - registered for it
         body = [{"loc": list(error.loc), "msg": error.error.problem, "type": "value_error"}]
-        return JSONResponse({"detail": body}, status_code=422)
+        return JSONAnswer({"detail": body}, status_code=422)
 
-    async def invalid(request: Request, error: Exception) -> JSONResponse:
+    async def invalid(request: Request, error: Exception) -> JSONAnswer:
         if isinstance(error, InvalidTaskData):
             loc = error.field.split(".")
         else:
             assert isinstance(error, InvalidArgument)  # noqa: S101 - registered for these two
             loc = error.argument.split(".")
         body = [{"loc": loc, "msg": error.problem, "type": "value_error"}]
-        return JSONResponse({"detail": body}, status_code=422)
+        return JSONAnswer({"detail": body}, status_code=422)
 
     async def unauthorized(request: Request, error: Exception) -> Response:
         return Response(
@@ -337,13 +337,13 @@ def _install_error_handlers(app: FastAPI) -> None:
             headers={"WWW-Authenticate": "Bearer"},
         )
 
-    async def not_found(request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse(_NOT_FOUND, status_code=404)
+    async def not_found(request: Request, error: Exception) -> JSONAnswer:
+        return JSONAnswer(_NOT_FOUND, status_code=404)
 
-    async def refused(request: Request, error: Exception) -> JSONResponse:
+    async def refused(request: Request, error: Exception) -> JSONAnswer:
         return detail(409, str(error))
 
-    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+    async def unavailable(request: Request, error: Exception) -> JSONAnswer:
         return detail(503, "The task store is unavailable; try again")
 
     handlers: dict[type[Exception], Any] = {

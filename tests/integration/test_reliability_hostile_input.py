@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tasklife import InvalidTaskData, Task
+from tasklife.server import key_fingerprint
 from tasklife.server.testing import LiveServer
 from tasklife.store import SQLiteEmulatorStore, StoredTask
 
@@ -323,3 +324,14 @@ class TestUnencodableStrings:
         with LiveServer.start(db, api_keys=["k"]) as server, server.client("k") as http:
             for task_id, body in created.items():
                 assert readable(http, task_id)["task"] == body["task"]
+
+    def test_a_task_stored_before_the_fix_still_answers(self, tmp_path: Path) -> None:
+        """A lone surrogate an earlier release stored (in metadata) reads back, never a 500."""
+        db = tmp_path / "tasks.sqlite3"
+        with SQLiteEmulatorStore(db) as store:
+            task = Task("task_old")
+            task.start()
+            owner = key_fingerprint("k")
+            store.add(StoredTask(task, owner=owner, text="t", metadata={"k": "a\ud800b"}))
+        with LiveServer.start(db, api_keys=["k"]) as server, server.client("k") as http:
+            assert readable(http, "task_old")["metadata"] == {"k": "a\ud800b"}
