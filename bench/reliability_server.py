@@ -5,7 +5,8 @@
   the pings waited while the pages were built and sent, how long the pages took, and the
   server's peak RSS (``VmHWM``) gained.
 - **The server's reliability tests**: the model-based HTTP sequences, schemathesis, 50
-  concurrent clients and SIGKILL under load run as they do in ``pytest`` (they assert); the
+  concurrent clients, SIGKILL under load and a flood of hostile connections run as they do in
+  ``pytest`` (they assert); the
   figures they attach to their reports (``record_property``) are gathered through
   ``bench.pytest_figures`` and shown here.
 """
@@ -36,6 +37,7 @@ TESTS = (
     "tests/integration/test_reliability_schema.py",
     "tests/integration/test_reliability_http_concurrency.py",
     "tests/e2e/test_crash_sigkill.py",
+    "tests/e2e/test_cli_serve.py::TestServeUnderAFlood",
 )
 
 TASKS = 100
@@ -168,6 +170,16 @@ def tests_figures(*options: str) -> str:
             str(c["in_flight_applied"]) for c in cycles
         )
         row(f"SIGKILL under load, {len(cycles)} cycles", what, claim, passed)
+    for flood, passed in found.get("flood", []):
+        what = (
+            f"{flood['connections']:,} garbage, abandoned and excess connections, the server "
+            f"limited to {flood['fd limit']} fds"
+        )
+        claim = (
+            f"{flood['log lines']:,} log lines ({flood['warning lines']} warnings), "
+            f"{flood['tracebacks']} traceback(s), {flood['held back']:,} repeats held back"
+        )
+        row("a flood of hostile connections against `tasklife serve`", what, claim, passed)
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
     return "\n".join(
         [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,7 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -335,7 +336,9 @@ def flood(port: int) -> None:
 
 
 class TestServeUnderAFlood:
-    def test_one_line_per_kind_of_event(self, tmp_path: Path) -> None:
+    def test_one_line_per_kind_of_event(
+        self, tmp_path: Path, record_property: Callable[[str, object], None]
+    ) -> None:
         """1,200 hostile connections (the server out of fds): no traceback per connection."""
         port = free_port()
         log = tmp_path / "serve.log"
@@ -364,3 +367,10 @@ class TestServeUnderAFlood:
         continued = [line for line in text.splitlines() if not line[:1].isdigit()]
         assert len(continued) <= 60, "multi-line records beyond two tracebacks"
         assert status == 0
+        held = sum(int(n) for n in re.findall(r": (\d+) more like this were not logged", text))
+        record_property(
+            "flood",
+            {"connections": 3 * FLOOD, "fd limit": FD_LIMIT, "log lines": len(text.splitlines()),
+             "warning lines": len(events), "tracebacks": text.count("Traceback"),
+             "held back": held},
+        )  # fmt: skip
