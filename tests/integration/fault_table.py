@@ -1,9 +1,9 @@
 """The transport fault table: every fault, on a push and on a read, once and on every attempt,
 on the sync and the async face; shared by its test (which asserts) and ``bench/`` (which prints).
 
-Uses ``integration.faultserver`` plus two reply kinds it lacks, added here: ``slow-body`` (the
-headers at once, the body held back beyond the client's timeout) and ``close-before`` (the
-connection closed before the request is read). The transport runs with its real retry loop,
+Uses ``integration.faultserver`` (a slow body is its ``trickle`` at 5 s a byte) plus one reply
+kind it lacks, added here: ``close-before`` (the connection closed before the request is read,
+one request per connection). The transport runs with its real retry loop,
 its waits scaled down (Retry-After capped at 0.05 s, backoff from 0.01 s); timeouts are real
 (0.3 s per read, 0.6 s per call; answers capped at 1 MiB). No pytest here: ``run_case``
 returns a ``Row``; the caller judges it (``Row.problems``) or prints it (``render``).
@@ -36,12 +36,10 @@ ATTEMPTS = 4
 POLICY = RetryPolicy(
     max_attempts=ATTEMPTS, base_delay=0.01, max_delay=0.05, jitter=0, max_retry_after=0.05
 )
-SLOW_BODY = "application/json; x-slow-body"
-"""A content type marking a reply whose body ``_MoreFaults`` holds back (the marker is not sent)."""
 
 
 class _MoreFaults(_Handler):
-    """faultserver's handler, one request per connection, plus ``close-before`` and slow bodies."""
+    """faultserver's handler, one request per connection, plus ``close-before``."""
 
     server: _MoreServer
 
@@ -59,25 +57,6 @@ class _MoreFaults(_Handler):
         # and a client never reuses a connection the server is closing.
         self.send_header("Connection", "close")
         super().end_headers()
-
-    def _send(
-        self,
-        status: int,
-        content_type: str,
-        payload: bytes,
-        headers: tuple[tuple[str, str], ...] = (),
-    ) -> None:
-        if content_type != SLOW_BODY:
-            super()._send(status, content_type, payload, headers)
-            return
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload[:5])
-        self.wfile.flush()
-        self.server.owner._released.wait(5.0)  # far beyond the client's timeout
-        self.wfile.write(payload[5:])
 
 
 class _MoreServer(_Server):
@@ -108,9 +87,7 @@ FAULTS: dict[str, Reply] = {
     "503 + Retry-After": Reply.error(503, "busy", retry_after="2"),
     "429 + Retry-After": Reply.error(429, "slow down", retry_after="1"),
     "slow headers": Reply.slow(),
-    "slow body": Reply.raw(
-        b'{"id": "x", "status": "running", "steps": []}', content_type=SLOW_BODY
-    ),
+    "slow body": Reply.trickle(b'{"id": "x", "status": "running", "steps": []}', seconds=5.0),
     "closed before request": Reply("close-before"),
     "closed after request": Reply.drop(),
     "connection refused": Reply("refused"),

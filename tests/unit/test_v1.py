@@ -16,25 +16,11 @@ from strategies import json_values, task_ids, tasks
 
 from tasklife import Action, InvalidArgument, InvalidTaskData, Task, TaskLifeError, TaskStatus, v1
 from tasklife import transports as transports_package
-from tasklife.v1 import (
-    ActionRefused,
-    Answer,
-    AuthError,
-    ConnectionFailed,
-    ProtocolError,
-    RateLimited,
-    RunTaskRequest,
-    ServerError,
-    TaskNotFound,
-    TransportClosed,
-    TransportError,
-    TransportTimeout,
-    ValidationFailed,
-    WaitTimeout,
-)
 
-SUBCLASSES = [AuthError, TaskNotFound, ActionRefused, ValidationFailed, RateLimited, ServerError,
-              TransportTimeout, ConnectionFailed, TransportClosed, ProtocolError]  # fmt: skip
+SUBCLASSES = [
+    v1.AuthError, v1.TaskNotFound, v1.ActionRefused, v1.ValidationFailed, v1.RateLimited,
+    v1.ServerError, v1.TransportTimeout, v1.ConnectionFailed, v1.TransportClosed, v1.ProtocolError,
+]  # fmt: skip
 
 VIEW: dict[str, Any] = {
     "id": "task_1", "task": "t", "output": None, "status": "running",
@@ -64,10 +50,10 @@ SERVED: dict[str, Any] = {
 GET = v1.get_task("task_1")
 
 
-def answer(status: int, body: Any, **headers: str) -> Answer:
+def answer(status: int, body: Any, **headers: str) -> v1.Answer:
     """An answer with ``body`` as JSON (bytes as they are) and a JSON content type."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return Answer(status, {"content-type": "application/json", **headers}, raw)
+    return v1.Answer(status, {"content-type": "application/json", **headers}, raw)
 
 
 def nested(depth: int, leaf: str = "x") -> bytes:
@@ -77,16 +63,16 @@ def nested(depth: int, leaf: str = "x") -> bytes:
 
 class TestErrors:
     @pytest.mark.parametrize("cls", SUBCLASSES, ids=lambda c: c.__name__)
-    def test_tree(self, cls: type[TransportError]) -> None:
-        """Every remote-call error is a TransportError, hence a TaskLifeError."""
-        assert issubclass(cls, TransportError)
-        assert issubclass(TransportError, TaskLifeError)
+    def test_tree(self, cls: type[v1.TransportError]) -> None:
+        """Every remote-call error is a v1.TransportError, hence a TaskLifeError."""
+        assert issubclass(cls, v1.TransportError)
+        assert issubclass(v1.TransportError, TaskLifeError)
 
     @pytest.mark.parametrize(
         ("cls", "builtin"),
-        [(TransportTimeout, TimeoutError), (ConnectionFailed, ConnectionError),
-         (ValidationFailed, ValueError), (WaitTimeout, TimeoutError), (TaskNotFound, LookupError),
-         (TransportClosed, ConnectionFailed)],
+        [(v1.TransportTimeout, TimeoutError), (v1.ConnectionFailed, ConnectionError),
+         (v1.ValidationFailed, ValueError), (v1.WaitTimeout, TimeoutError),
+         (v1.TaskNotFound, LookupError), (v1.TransportClosed, v1.ConnectionFailed)],
         ids=lambda v: v.__name__,
     )  # fmt: skip
     def test_builtin_bases(self, cls: type[Exception], builtin: type[Exception]) -> None:
@@ -94,7 +80,7 @@ class TestErrors:
         assert issubclass(cls, builtin)
 
     @pytest.mark.parametrize("cls", SUBCLASSES, ids=lambda c: c.__name__)
-    def test_fields_survive_pickling(self, cls: type[TransportError]) -> None:
+    def test_fields_survive_pickling(self, cls: type[v1.TransportError]) -> None:
         """Every field round-trips through pickle."""
         error = cls("m", status_code=422, detail=[{"loc": ["q"]}], method="PUT", path="/p",
                     may_have_reached_server=True, retry_after=2.0, task_id="t")  # fmt: skip
@@ -103,17 +89,17 @@ class TestErrors:
 
     def test_message_names_method_path_and_status(self) -> None:
         """str() says what was asked and what came back."""
-        error = ServerError("boom", status_code=503, method="GET", path="/api/v1/tasks")
+        error = v1.ServerError("boom", status_code=503, method="GET", path="/api/v1/tasks")
         assert str(error) == "GET /api/v1/tasks: boom (HTTP 503)"
 
     def test_task_not_found_for_a_task(self) -> None:
         """TaskNotFound.for_task: the v1 404, naming the id."""
-        error = TaskNotFound.for_task("task_9")
+        error = v1.TaskNotFound.for_task("task_9")
         assert (error.status_code, error.detail, error.task_id) == (404, "Task not found", "task_9")
 
     def test_wait_timeout(self) -> None:
         """WaitTimeout names the task, its status and the time waited; it pickles."""
-        error = WaitTimeout("task_1", TaskStatus.PAUSED, 30)
+        error = v1.WaitTimeout("task_1", TaskStatus.PAUSED, 30)
         assert "task_1" in str(error)
         assert "paused" in str(error)
         assert str(pickle.loads(pickle.dumps(error))) == str(error)  # noqa: S301 - our own bytes
@@ -132,7 +118,7 @@ PREVIOUS_EXPORTS = {
 
 class TestPublicSurface:
     def test_transports_keep_every_name(self) -> None:
-        """tasklife.transports still exports every name it did, plus TransportClosed."""
+        """tasklife.transports still exports every name it did, plus v1.TransportClosed."""
         assert set(transports_package.__all__) == PREVIOUS_EXPORTS | {"TransportClosed"}
 
     def test_one_class_per_concept(self) -> None:
@@ -197,14 +183,14 @@ class TestReaders:
              "created-before-utc", "finished-after-utc", "bad-browser-data", "bad-limit"],
     )  # fmt: skip
     def test_wrong_shapes(self, change: dict[str, Any], field: str) -> None:
-        """A field of the wrong shape (or a date with no UTC equivalent) is a ProtocolError."""
-        with pytest.raises(ProtocolError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        """A field of the wrong shape (or a date with no UTC equivalent) is a v1.ProtocolError."""
+        with pytest.raises(v1.ProtocolError, match=field.replace("[", r"\[").replace("]", r"\]")):
             v1.read_task_view({**VIEW, **change})
 
     @pytest.mark.parametrize("body", [[], "running", None, 3], ids=repr)
     def test_not_an_object(self, body: object) -> None:
-        """A body that is no JSON object is a ProtocolError."""
-        with pytest.raises(ProtocolError):
+        """A body that is no JSON object is a v1.ProtocolError."""
+        with pytest.raises(v1.ProtocolError):
             v1.read_task_view(body)
 
     @pytest.mark.parametrize("status", list(TaskStatus), ids=str)
@@ -214,15 +200,15 @@ class TestReaders:
 
     @pytest.mark.parametrize("body", ["Running", "started", "", None, {"status": "running"}])
     def test_unknown_statuses(self, body: object) -> None:
-        """Anything else is a ProtocolError."""
-        with pytest.raises(ProtocolError):
+        """Anything else is a v1.ProtocolError."""
+        with pytest.raises(v1.ProtocolError):
             v1.read_status(body)
 
     @pytest.mark.parametrize("body", [{"task_id": "t"}, {"id": "a b"}, {"id": ""}, {"id": 3}])
     def test_created(self, body: dict[str, Any]) -> None:
-        """run-task's answer gives a usable task id, else ProtocolError."""
+        """run-task's answer gives a usable task id, else v1.ProtocolError."""
         assert v1.read_created({"id": "task_9"}) == "task_9"
-        with pytest.raises(ProtocolError):
+        with pytest.raises(v1.ProtocolError):
             v1.read_created(body)
 
     @pytest.mark.parametrize(
@@ -233,16 +219,16 @@ class TestReaders:
         ids=["tasks-not-list", "negative-page", "bad-item"],
     )  # fmt: skip
     def test_bad_pages(self, body: dict[str, Any]) -> None:
-        """A malformed page is a ProtocolError."""
-        with pytest.raises(ProtocolError):
+        """A malformed page is a v1.ProtocolError."""
+        with pytest.raises(v1.ProtocolError):
             v1.read_page(body)
 
     @given(json_values)
     def test_any_json_is_read_or_refused(self, body: Any) -> None:
-        """Every reader, given any JSON value, returns a record or raises ProtocolError."""
+        """Every reader, given any JSON value, returns a record or raises v1.ProtocolError."""
         for read in (v1.read_task_view, v1.read_page, v1.read_status, v1.read_created,
                      v1.read_summary):  # fmt: skip
-            with contextlib.suppress(ProtocolError):
+            with contextlib.suppress(v1.ProtocolError):
                 read(body)
 
 
@@ -295,11 +281,11 @@ class TestWriters:
 class TestRunTaskRequest:
     def test_only_given_options(self) -> None:
         """Options left out or None are not sent (the remote's defaults apply)."""
-        assert v1.run_task_to_json(RunTaskRequest.of("go", llm_model=None)) == {"task": "go"}
+        assert v1.run_task_to_json(v1.RunTaskRequest.of("go", llm_model=None)) == {"task": "go"}
 
     def test_round_trip(self) -> None:
         """run_task_to_json and read_run_task are inverses; secrets never show in the repr."""
-        request = RunTaskRequest.of(
+        request = v1.RunTaskRequest.of(
             "go", llm_model="m", max_agent_steps=200, metadata={"a": "b"},
             allowed_domains=["x.com"], secrets={"pw": "hunter2"},
         )  # fmt: skip
@@ -384,10 +370,11 @@ class TestRequests:
 
 
 STATUS_ERRORS = [
-    (400, ActionRefused), (401, AuthError), (403, AuthError), (404, TaskNotFound),
-    (409, ActionRefused), (422, ValidationFailed), (429, RateLimited), (500, ServerError),
-    (502, ServerError), (503, ServerError), (504, ServerError), (418, TransportError),
-    (302, TransportError), (201, ProtocolError),
+    (400, v1.ActionRefused), (401, v1.AuthError), (403, v1.AuthError),
+    (404, v1.TaskNotFound), (409, v1.ActionRefused), (422, v1.ValidationFailed),
+    (429, v1.RateLimited), (500, v1.ServerError), (502, v1.ServerError), (503, v1.ServerError),
+    (504, v1.ServerError), (418, v1.TransportError), (302, v1.TransportError),
+    (201, v1.ProtocolError),
 ]  # fmt: skip
 
 
@@ -395,7 +382,7 @@ class TestOutcome:
     @pytest.mark.parametrize(
         ("code", "error"), STATUS_ERRORS, ids=[str(c) for c, _ in STATUS_ERRORS]
     )
-    def test_status_codes(self, code: int, error: type[TransportError]) -> None:
+    def test_status_codes(self, code: int, error: type[v1.TransportError]) -> None:
         """Each HTTP status becomes its error, with status_code, detail, method, path, task."""
         with pytest.raises(error) as caught:
             v1.outcome(GET, answer(code, {"detail": "why"}))
@@ -410,35 +397,37 @@ class TestOutcome:
 
     def test_retry_after_is_read(self) -> None:
         """429 with Retry-After: 7 carries retry_after=7.0."""
-        with pytest.raises(RateLimited) as caught:
+        with pytest.raises(v1.RateLimited) as caught:
             v1.outcome(GET, answer(429, {"detail": "x"}, **{"retry-after": "7"}))
         assert caught.value.retry_after == 7.0
 
     @pytest.mark.parametrize(
         ("reply", "error"),
-        [(answer(200, nested(5000)), ProtocolError),
-         (answer(200, nested(40)), ProtocolError),
-         (answer(200, b"[" * 100_000), ProtocolError),
-         (answer(200, b"1" * 5000), ProtocolError),
-         (answer(200, {**VIEW, "created_at": "0001-01-01T00:00:00+01:00"}), ProtocolError),
-         (answer(200, b"{not json"), ProtocolError),
-         (answer(200, b"\xff\xfe\x00"), ProtocolError),
-         (Answer(200, {"content-type": "text/html"}, b"{}"), ProtocolError),
-         (answer(500, b'{"detail": ' + nested(5000) + b"}"), ServerError),
-         (answer(409, b'{"detail": ' + nested(40) + b"}"), ActionRefused),
+        [(answer(200, nested(5000)), v1.ProtocolError),
+         (answer(200, nested(40)), v1.ProtocolError),
+         (answer(200, b"[" * 100_000), v1.ProtocolError),
+         (answer(200, b"1" * 5000), v1.ProtocolError),
+         (answer(200, {**VIEW, "created_at": "0001-01-01T00:00:00+01:00"}), v1.ProtocolError),
+         (answer(200, b"{not json"), v1.ProtocolError),
+         (answer(200, b"\xff\xfe\x00"), v1.ProtocolError),
+         (v1.Answer(200, {"content-type": "text/html"}, b"{}"), v1.ProtocolError),
+         (answer(500, b'{"detail": ' + nested(5000) + b"}"), v1.ServerError),
+         (answer(409, b'{"detail": ' + nested(40) + b"}"), v1.ActionRefused),
          (answer(429, {"detail": "x"}, **{"retry-after": "Thu, 01 Jan 99999999999999999999 "
-                                           "00:00:00 GMT"}), RateLimited),
-         (answer(422, {"detail": [{"loc": None, "msg": "x"}]}), ValidationFailed),
-         (answer(422, {"detail": [{"loc": 5, "msg": 5}]}), ValidationFailed),
-         (answer(422, {"detail": [{"loc": "body", "msg": None}, 3, None]}), ValidationFailed),
-         (answer(422, {"detail": {"loc": ["x"]}}), ValidationFailed),
-         (answer(422, {"detail": nested(30).decode()}), ValidationFailed)],
+                                           "00:00:00 GMT"}), v1.RateLimited),
+         (answer(422, {"detail": [{"loc": None, "msg": "x"}]}), v1.ValidationFailed),
+         (answer(422, {"detail": [{"loc": 5, "msg": 5}]}), v1.ValidationFailed),
+         (answer(422, {"detail": [{"loc": "body", "msg": None}, 3, None]}), v1.ValidationFailed),
+         (answer(422, {"detail": {"loc": ["x"]}}), v1.ValidationFailed),
+         (answer(422, {"detail": nested(30).decode()}), v1.ValidationFailed)],
         ids=["deep-200", "deeper-than-32", "unclosed", "huge-number", "date-before-utc",
              "invalid", "not-utf8", "html", "deep-detail", "deep-detail-409",
              "year-of-20-digits", "loc-null", "loc-number", "loc-string", "detail-object",
              "long-detail"],
     )  # fmt: skip
-    def test_hostile_answers_are_typed(self, reply: Answer, error: type[TransportError]) -> None:
+    def test_hostile_answers_are_typed(
+        self, reply: v1.Answer, error: type[v1.TransportError]
+    ) -> None:
         """Answers httpx parses but a careless reader chokes on: the typed error, nothing else."""
         with pytest.raises(error) as caught:
             v1.outcome(GET, reply)
@@ -454,7 +443,7 @@ class TestOutcome:
     def test_any_answer_is_a_value_or_a_transport_error(
         self, status: int, body: bytes, kind: str, retry_after: str | None
     ) -> None:
-        """Whatever the status, body and headers, outcome returns or raises a TransportError."""
+        """Whatever the status, body and headers, outcome returns or raises a v1.TransportError."""
         headers = {"content-type": kind}
         if retry_after is not None:
             headers["retry-after"] = retry_after
@@ -463,8 +452,8 @@ class TestOutcome:
         )  # fmt: skip
         for request in requests:
             try:
-                v1.outcome(request, Answer(status, headers, body))
-            except TransportError as error:
+                v1.outcome(request, v1.Answer(status, headers, body))
+            except v1.TransportError as error:
                 str(error), pickle.dumps(error)
 
 
