@@ -14,6 +14,7 @@ DOMAIN = {"tasklife", "tasklife.lifecycle", "tasklife.task", "tasklife.errors", 
 # composition roots that wire adapters together, so they may import anything.
 ALLOWED = {
     "domain": set[str](),
+    "tasklife.webhooks": {"tasklife.webhooks", "tasklife.v1"},
     "tasklife.transports": {"tasklife.transports"},
     "tasklife.store": {"tasklife.store"},
     "tasklife.server": {"tasklife.store", "tasklife.server"},
