@@ -36,6 +36,8 @@ An unknown event type or status is no error: ``verify`` returns an ``IgnoredEven
 so that a receiver can answer 2xx and the sender stops retrying.
 """
 
+from types import FunctionType
+
 from tasklife.webhooks._errors import (
     InvalidSignature,
     MalformedWebhook,
@@ -100,3 +102,9 @@ __all__ = [
     "verify",
     "webhook_test_envelope",
 ]
+
+for _name in __all__:  # show the public home in reprs and tracebacks (as httpx does)
+    _value = globals()[_name]
+    if isinstance(_value, type | FunctionType):
+        _value.__module__ = __name__
+del _name, _value
