@@ -20,7 +20,7 @@ from typing import TextIO
 from tasklife.errors import InvalidTransition
 from tasklife.lifecycle import Action
 from tasklife.server import BackgroundServer, create_app
-from tasklife.store import SQLiteTaskStore
+from tasklife.store import SQLiteEmulatorStore
 from tasklife.task import Task, TransitionRecord
 from tasklife.transports import ActionRefused, RemoteTask
 from tasklife.transports.http import BrowserUseTransport
@@ -56,7 +56,7 @@ def run_demo(out: TextIO) -> int:
     """Run the demo, writing to ``out``; returns the exit status (0 when all went as shown)."""
     key = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="tasklife-demo-") as folder:
-        store = SQLiteTaskStore(Path(folder) / "demo.sqlite3")
+        store = SQLiteEmulatorStore(Path(folder) / "demo.sqlite3")
         try:
             app = create_app(store, key, step_seconds=0)
             with BackgroundServer(app) as server:
@@ -71,7 +71,7 @@ def run_demo(out: TextIO) -> int:
             store.close()
 
 
-def _drive(transport: BrowserUseTransport, store: SQLiteTaskStore, out: TextIO) -> int:
+def _drive(transport: BrowserUseTransport, store: SQLiteEmulatorStore, out: TextIO) -> int:
     def say(step: str, text: str) -> None:
         print(f"{step:<7} {text}", file=out)
 

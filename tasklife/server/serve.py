@@ -11,7 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from tasklife.server.app import create_app
-from tasklife.store import SQLiteTaskStore, StoreError
+from tasklife.store import SQLiteEmulatorStore, StoreError
 
 __all__ = ["serve"]
 
@@ -28,7 +28,7 @@ def serve(*, host: str, port: int, db: Path, api_key: str, step_seconds: float) 
     if not _is_loopback(host):
         log.warning("binding %s: the server is reachable from other machines", host)
     try:
-        store = SQLiteTaskStore(db)
+        store = SQLiteEmulatorStore(db)
     except StoreError as error:
         log.error("%s", error)
         return 1
@@ -47,8 +47,7 @@ def _log_to_stderr() -> logging.handlers.QueueListener:
     """Log INFO and up to stderr from a background thread.
 
     Request handlers only queue their record; the writing happens in the listener's thread,
-    off the event loop (measured: the access log line cost ~20 µs per request when written
-    inline, a sixth of the whole per-request budget of the server).
+    off the event loop (what writing it inline cost is in BENCHMARKS.md).
     """
     stderr = logging.StreamHandler()
     stderr.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))

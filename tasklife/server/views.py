@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tasklife.store import StoredTask
-from tasklife.store.base import TaskSummary
+from tasklife.store import EmulatorSummary, StoredTask
 
 __all__ = ["history_view", "page_view", "step_view", "summary_view", "task_view"]
 
@@ -53,7 +52,7 @@ def task_view(record: StoredTask) -> dict[str, Any]:
     }
 
 
-def summary_view(summary: TaskSummary) -> dict[str, Any]:
+def summary_view(summary: EmulatorSummary) -> dict[str, Any]:
     """One item of ``GET /api/v1/tasks``."""
     return {
         "id": summary.id,

@@ -1,10 +1,10 @@
-"""Where tasks live between requests: the ``TaskStore`` port and its SQLite adapter.
+"""Where tasks live between requests: the local server's ``EmulatorStore`` and its SQLite adapter.
 
-``import tasklife`` never imports this package (it loads ``sqlite3``). A store keeps each task's
-full ``tasklife.Task`` (status, steps, every ``TransitionRecord``) together with the Browser Use
-v1 fields the domain core does not hold (the task text, output, metadata, ...), wrapped in a
-``StoredTask``. Saves are optimistic: a save based on a stale revision raises ``StoreConflict``
-and changes nothing.
+``import tasklife`` never imports this package (it loads ``sqlite3``). The emulator store keeps
+each task's full ``tasklife.Task`` (status, steps, every ``TransitionRecord``) together with the
+Browser Use v1 fields the domain core does not hold (the task text, output, metadata, ...),
+wrapped in a ``StoredTask``. Saves are optimistic: a save based on a stale revision raises
+``StoreConflict`` and changes nothing.
 
 Errors added under ``TaskLifeError``::
 
@@ -14,22 +14,22 @@ Errors added under ``TaskLifeError``::
         └── StoreCorruption             a stored row does not describe a valid task
 """
 
-from tasklife.store.base import (
-    StoreConflict,
-    StoreCorruption,
+from tasklife.store.base import StoreConflict, StoreCorruption, StoreError
+from tasklife.store.emulator import (
+    EmulatorPage,
+    EmulatorStore,
+    EmulatorSummary,
+    SQLiteEmulatorStore,
     StoredTask,
-    StoreError,
-    TaskPage,
-    TaskStore,
 )
-from tasklife.store.sqlite import SQLiteTaskStore
 
 __all__ = [
-    "SQLiteTaskStore",
+    "EmulatorPage",
+    "EmulatorStore",
+    "EmulatorSummary",
+    "SQLiteEmulatorStore",
     "StoreConflict",
     "StoreCorruption",
     "StoreError",
     "StoredTask",
-    "TaskPage",
-    "TaskStore",
 ]

@@ -14,7 +14,7 @@ import pytest
 
 from tasklife import InvalidTaskData, Task
 from tasklife.server.testing import LiveServer
-from tasklife.store import SQLiteTaskStore, StoredTask
+from tasklife.store import SQLiteEmulatorStore, StoredTask
 
 HOSTILE_IDS = {
     "empty": "",
@@ -142,7 +142,7 @@ class TestHostileIds:
     )
     def test_store_keeps_sql_looking_ids_as_data(self, tmp_path: Path, name: str) -> None:
         """An id that looks like SQL or a path is stored and read back verbatim, nothing else."""
-        store = SQLiteTaskStore(tmp_path / "t.sqlite3")
+        store = SQLiteEmulatorStore(tmp_path / "t.sqlite3")
         try:
             task = Task(HOSTILE_IDS[name])
             task.start()

@@ -17,10 +17,10 @@ import pytest
 
 import tasklife.server.middleware
 import tasklife.store
-from tasklife import InvalidTaskData
+from tasklife import InvalidArgument
 from tasklife.server.app import create_app
 from tasklife.server.testing import LiveServer
-from tasklife.store import SQLiteTaskStore
+from tasklife.store import SQLiteEmulatorStore
 
 SECRET = "tl-secret-5b9e0c7d2a41"
 OTHER = "tl-tenant-b-77e1f0"
@@ -96,7 +96,7 @@ class TestSecretHygiene:
     )
     def test_key_not_in_reprs(self, tmp_path: Path, what: str) -> None:
         """The app, its state, its middleware list and the store do not show the key."""
-        store = SQLiteTaskStore(tmp_path / "t.sqlite3")
+        store = SQLiteEmulatorStore(tmp_path / "t.sqlite3")
         try:
             app = create_app(store, [SECRET], step_seconds=0)
             shown = {
@@ -143,11 +143,11 @@ class TestTenancy:
     )  # fmt: skip
     def test_app_refuses_empty_key(self, tmp_path: Path, keys: object) -> None:
         """create_app refuses to serve with no key or an empty one (tasklife serve exits 2)."""
-        store = SQLiteTaskStore(tmp_path / "t.sqlite3")
+        store = SQLiteEmulatorStore(tmp_path / "t.sqlite3")
         try:
-            with pytest.raises(InvalidTaskData) as info:
+            with pytest.raises(InvalidArgument) as info:
                 create_app(store, keys, step_seconds=0)  # type: ignore[arg-type]
-            assert info.value.field == "api_keys"
+            assert info.value.argument == "api_keys"
         finally:
             store.close()
 

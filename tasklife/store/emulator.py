@@ -1,4 +1,8 @@
-"""``SQLiteTaskStore``: the embedded default store, one SQLite file in WAL mode.
+"""The local server's store: ``EmulatorStore``, its ``StoredTask``, ``SQLiteEmulatorStore``.
+
+These classes are shaped around the emulator (owner, task text, model, paging by owner); they
+hold what ``tasklife serve`` keeps until the server moves onto the neutral store port.
+``SQLiteEmulatorStore`` is one SQLite file in WAL mode.
 
 Two tables hold the data: ``tasks`` (one row per task: status, steps, revision and the v1
 fields) and ``transitions`` (one row per ``TransitionRecord``, so the full history survives a
@@ -24,22 +28,141 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from os import PathLike
-from typing import Any, Final, Self
+from typing import Any, Final, Protocol, Self, runtime_checkable
+
+import attrs
 
 from tasklife.errors import InvalidTaskData
 from tasklife.lifecycle import TaskStatus
-from tasklife.store.base import (
-    StoreConflict,
-    StoreCorruption,
-    StoredTask,
-    StoreError,
-    TaskPage,
-    TaskSummary,
-    checked_id,
-)
+from tasklife.store.base import StoreConflict, StoreCorruption, StoreError, checked_id
 from tasklife.task import SCHEMA_VERSION, Task, utc_now
 
-__all__ = ["MIGRATIONS", "SQLiteTaskStore"]
+__all__ = [
+    "MIGRATIONS",
+    "EmulatorPage",
+    "EmulatorStore",
+    "EmulatorSummary",
+    "SQLiteEmulatorStore",
+    "StoredTask",
+]
+
+
+def _str_dict(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise TypeError(f"{attribute.name} must be a dict of str to str")
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is not int or value < 1:
+        raise ValueError(f"{attribute.name} must be a positive integer, not {value!r}")
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{attribute.name} must be a non-negative integer, not {value!r}")
+
+
+@attrs.define(eq=False)
+class StoredTask:
+    """A ``Task`` plus the Browser Use v1 fields the domain core does not hold.
+
+    ``owner`` is an opaque string naming who may see the task (the server stores a SHA-256
+    fingerprint of the API key, never the key). ``revision`` is the store's revision this
+    record was loaded at (0: never stored); it bumps on every save, including saves that only
+    moved the step counter, so no change is ever lost to a concurrent writer.
+    ``persisted_version`` is how many of ``task.history`` records the store already holds.
+    Both are managed by the store.
+    """
+
+    task: Task = attrs.field(validator=attrs.validators.instance_of(Task))
+    owner: str = attrs.field(validator=attrs.validators.instance_of(str))
+    text: str = attrs.field(validator=attrs.validators.instance_of(str))
+    llm_model: str = attrs.field(default="gpt-4o", validator=attrs.validators.instance_of(str))
+    max_agent_steps: int = attrs.field(default=75, validator=_positive)
+    metadata: dict[str, str] = attrs.field(factory=dict, validator=_str_dict)
+    output: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+    finished_at: datetime | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(datetime))
+    )
+    revision: int = attrs.field(default=0, validator=_non_negative)
+    persisted_version: int = attrs.field(default=0, validator=_non_negative)
+
+    @property
+    def id(self) -> str:
+        """The task's id."""
+        return self.task.id
+
+    def __repr__(self) -> str:
+        return f"StoredTask({self.task!r}, revision={self.revision})"
+
+
+@attrs.frozen
+class EmulatorSummary:
+    """What a task listing shows of one task (no history is loaded for it)."""
+
+    id: str
+    text: str
+    status: TaskStatus
+    steps: int
+    created_at: datetime
+    finished_at: datetime | None
+    output: str | None
+
+
+@attrs.frozen
+class EmulatorPage:
+    """One page of an owner's tasks, newest first, and how many tasks the owner has in all."""
+
+    items: tuple[EmulatorSummary, ...]
+    total: int
+
+
+@runtime_checkable
+class EmulatorStore(Protocol):
+    """Keeps ``StoredTask``s; every method is safe to call from many threads at once.
+
+    ``owner=None`` in a read means "whoever owns it" (the server's own ticker uses it); any
+    other owner sees only its own tasks, and another owner's task reads as missing.
+    """
+
+    def add(self, record: StoredTask) -> None:
+        """Store a new task; ``StoreConflict`` if its id is already stored."""
+
+    def get(self, task_id: str, owner: str | None = None) -> StoredTask | None:
+        """The task with its full history, or None when missing (or not ``owner``'s)."""
+
+    def revision(self, task_id: str, owner: str | None = None) -> int | None:
+        """The stored revision of a task, or None when missing (or not ``owner``'s)."""
+
+    def status(self, task_id: str, owner: str | None = None) -> TaskStatus | None:
+        """The stored status of a task, or None when missing (or not ``owner``'s)."""
+
+    def save(self, record: StoredTask) -> None:
+        """Write ``record`` if the stored revision is still ``record.revision``.
+
+        On success ``record.revision`` and ``record.persisted_version`` are updated; on a
+        stale revision ``StoreConflict`` is raised and nothing is written.
+        """
+
+    def page(self, owner: str, page: int, limit: int) -> EmulatorPage:
+        """The ``page``-th (from 1) group of ``limit`` of ``owner``'s tasks, newest first."""
+
+    def ids_with_status(self, status: TaskStatus) -> list[str]:
+        """The ids of every stored task (any owner) whose status is ``status``."""
+
+    def close(self) -> None:
+        """Release the store's resources; it must not be used afterwards."""
+
+    def __enter__(self) -> Self:
+        """The store itself."""
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the store."""
+
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     """
@@ -103,12 +226,12 @@ _UPDATE_TASK: Final = (
 )
 
 
-class SQLiteTaskStore:
-    """A ``TaskStore`` in one SQLite file (created when missing; ``":memory:"`` works too).
+class SQLiteEmulatorStore:
+    """An ``EmulatorStore`` in one SQLite file (created when missing; ``":memory:"`` works too).
 
     >>> from tasklife import Task
-    >>> from tasklife.store import SQLiteTaskStore, StoredTask
-    >>> with SQLiteTaskStore(":memory:") as store:
+    >>> from tasklife.store import SQLiteEmulatorStore, StoredTask
+    >>> with SQLiteEmulatorStore(":memory:") as store:
     ...     task = Task("task_1")
     ...     _ = task.start()
     ...     store.add(StoredTask(task, owner="me", text="find a flight"))
@@ -142,7 +265,7 @@ class SQLiteTaskStore:
             raise StoreError(f"cannot open the task store at {self._path!r}: {error}") from None
 
     def __repr__(self) -> str:
-        return f"SQLiteTaskStore({self._path!r})"
+        return f"SQLiteEmulatorStore({self._path!r})"
 
     @property
     def path(self) -> str:
@@ -256,7 +379,7 @@ class SQLiteTaskStore:
         except ValueError:
             raise StoreCorruption(task_id, f"status: {found[0]!r} is not a status") from None
 
-    def page(self, owner: str, page: int, limit: int) -> TaskPage:
+    def page(self, owner: str, page: int, limit: int) -> EmulatorPage:
         """The ``page``-th (from 1) group of ``limit`` of ``owner``'s tasks, newest first."""
         if type(page) is not int or page < 1:
             raise InvalidTaskData("page", f"must be a positive integer, not {page!r}")
@@ -276,7 +399,7 @@ class SQLiteTaskStore:
                     (owner, limit, offset),
                 ).fetchall()
             )
-        return TaskPage(tuple(_summary(row) for row in rows), total)
+        return EmulatorPage(tuple(_summary(row) for row in rows), total)
 
     def ids_with_status(self, status: TaskStatus) -> list[str]:
         """The ids of every stored task whose status is ``status``, oldest first."""
@@ -463,10 +586,10 @@ def _record(row: tuple[Any, ...], history: list[tuple[Any, ...]]) -> StoredTask:
         raise StoreCorruption(str(task_id), str(error)) from None
 
 
-def _summary(row: tuple[Any, ...]) -> TaskSummary:
+def _summary(row: tuple[Any, ...]) -> EmulatorSummary:
     task_id, text, status, steps, created_at, finished_at, output = row
     try:
-        return TaskSummary(
+        return EmulatorSummary(
             id=task_id,
             text=text,
             status=TaskStatus(status),

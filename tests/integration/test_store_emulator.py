@@ -1,4 +1,4 @@
-"""SQLiteTaskStore on a real file: round trips, optimistic saves, owners, migrations."""
+"""SQLiteEmulatorStore on a real file: round trips, optimistic saves, owners, migrations."""
 
 from __future__ import annotations
 
@@ -12,23 +12,23 @@ import pytest
 
 from tasklife import Task, TaskConflict, TaskStatus
 from tasklife.store import (
-    SQLiteTaskStore,
+    EmulatorStore,
+    SQLiteEmulatorStore,
     StoreConflict,
     StoreCorruption,
     StoredTask,
     StoreError,
-    TaskStore,
 )
-from tasklife.store.sqlite import MIGRATIONS
+from tasklife.store.emulator import MIGRATIONS
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[SQLiteTaskStore]:
-    with SQLiteTaskStore(db_path) as opened:
+def store(db_path: Path) -> Iterator[SQLiteEmulatorStore]:
+    with SQLiteEmulatorStore(db_path) as opened:
         yield opened
 
 
-def two_copies(store: SQLiteTaskStore) -> tuple[StoredTask, StoredTask]:
+def two_copies(store: SQLiteEmulatorStore) -> tuple[StoredTask, StoredTask]:
     """A running task added to ``store``, then loaded twice, as two racing writers would."""
     store.add(running())
     first, second = store.get("task_1"), store.get("task_1")
@@ -44,11 +44,11 @@ def running(task_id: str = "task_1", owner: str = "alice", **fields: object) -> 
 
 
 class TestRoundTrip:
-    def test_is_a_task_store(self, store: SQLiteTaskStore) -> None:
-        """SQLiteTaskStore satisfies the TaskStore protocol."""
-        assert isinstance(store, TaskStore)
+    def test_is_a_task_store(self, store: SQLiteEmulatorStore) -> None:
+        """SQLiteEmulatorStore satisfies the EmulatorStore protocol."""
+        assert isinstance(store, EmulatorStore)
 
-    def test_get_returns_what_was_added(self, store: SQLiteTaskStore) -> None:
+    def test_get_returns_what_was_added(self, store: SQLiteEmulatorStore) -> None:
         """Every field of the record comes back, the task equal to the one added."""
         record = running(metadata={"a": "b"}, llm_model="m", max_agent_steps=9)
         store.add(record)
@@ -67,15 +67,15 @@ class TestRoundTrip:
         record = running()
         record.task.advance(3)
         record.task.pause()
-        with SQLiteTaskStore(db_path) as first:
+        with SQLiteEmulatorStore(db_path) as first:
             first.add(record)
-        with SQLiteTaskStore(db_path) as second:
+        with SQLiteEmulatorStore(db_path) as second:
             loaded = second.get("task_1")
         assert loaded is not None
         assert loaded.task.history == record.task.history
         assert loaded.task.steps == 3
 
-    def test_finished_at_and_output_survive(self, store: SQLiteTaskStore) -> None:
+    def test_finished_at_and_output_survive(self, store: SQLiteEmulatorStore) -> None:
         """finished_at and output are saved and loaded."""
         record = running()
         store.add(record)
@@ -87,7 +87,7 @@ class TestRoundTrip:
         assert loaded is not None
         assert (loaded.finished_at, loaded.output) == (record.finished_at, "done")
 
-    def test_hostile_id_is_stored_literally(self, store: SQLiteTaskStore) -> None:
+    def test_hostile_id_is_stored_literally(self, store: SQLiteEmulatorStore) -> None:
         """An id full of SQL is data, not code: it round-trips and the tables survive."""
         task_id = "task_');DROP_TABLE_tasks;--"
         store.add(running(task_id))
@@ -95,7 +95,7 @@ class TestRoundTrip:
         assert loaded is not None
         assert loaded.id == task_id
 
-    def test_missing_task_is_none(self, store: SQLiteTaskStore) -> None:
+    def test_missing_task_is_none(self, store: SQLiteEmulatorStore) -> None:
         """get, revision and status answer None for an unknown id."""
         assert (store.get("task_x"), store.revision("task_x"), store.status("task_x")) == (
             None,
@@ -105,13 +105,13 @@ class TestRoundTrip:
 
 
 class TestOptimisticSaves:
-    def test_add_sets_revision_one(self, store: SQLiteTaskStore) -> None:
+    def test_add_sets_revision_one(self, store: SQLiteEmulatorStore) -> None:
         """A new record is at revision 1 once added."""
         record = running()
         store.add(record)
         assert (record.revision, store.revision("task_1")) == (1, 1)
 
-    def test_every_save_bumps_the_revision(self, store: SQLiteTaskStore) -> None:
+    def test_every_save_bumps_the_revision(self, store: SQLiteEmulatorStore) -> None:
         """A save that only moved the step counter still bumps the revision."""
         record = running()
         store.add(record)
@@ -119,7 +119,7 @@ class TestOptimisticSaves:
         store.save(record)
         assert (record.revision, store.revision("task_1")) == (2, 2)
 
-    def test_stale_save_raises_store_conflict(self, store: SQLiteTaskStore) -> None:
+    def test_stale_save_raises_store_conflict(self, store: SQLiteEmulatorStore) -> None:
         """Saving a record loaded before someone else's save raises StoreConflict."""
         first, second = two_copies(store)
         first.task.pause()
@@ -129,7 +129,7 @@ class TestOptimisticSaves:
             store.save(second)
         assert (caught.value.expected, caught.value.actual) == (1, 2)
 
-    def test_stale_save_writes_nothing(self, store: SQLiteTaskStore) -> None:
+    def test_stale_save_writes_nothing(self, store: SQLiteEmulatorStore) -> None:
         """After a refused save the stored task is the winner's, history and all."""
         first, second = two_copies(store)
         first.task.pause()
@@ -145,7 +145,7 @@ class TestOptimisticSaves:
             2,
         )
 
-    def test_steps_change_is_not_lost(self, store: SQLiteTaskStore) -> None:
+    def test_steps_change_is_not_lost(self, store: SQLiteEmulatorStore) -> None:
         """A save that only advanced steps makes a concurrent status save stale."""
         stepper, pauser = two_copies(store)
         stepper.task.advance()
@@ -154,7 +154,7 @@ class TestOptimisticSaves:
         with pytest.raises(StoreConflict):
             store.save(pauser)
 
-    def test_duplicate_add_is_a_conflict(self, store: SQLiteTaskStore) -> None:
+    def test_duplicate_add_is_a_conflict(self, store: SQLiteEmulatorStore) -> None:
         """Adding an id twice raises StoreConflict and keeps the first."""
         store.add(running("task_1"))
         with pytest.raises(StoreConflict):
@@ -177,13 +177,13 @@ class TestOptimisticSaves:
 
 
 class TestOwners:
-    def test_other_owner_sees_nothing(self, store: SQLiteTaskStore) -> None:
+    def test_other_owner_sees_nothing(self, store: SQLiteEmulatorStore) -> None:
         """Reads filtered by another owner find nothing."""
         store.add(running())
         assert (store.get("task_1", "bob"), store.revision("task_1", "bob")) == (None, None)
         assert store.status("task_1", "bob") is None
 
-    def test_page_is_per_owner_and_newest_first(self, store: SQLiteTaskStore) -> None:
+    def test_page_is_per_owner_and_newest_first(self, store: SQLiteEmulatorStore) -> None:
         """page() lists only the owner's tasks, newest first, with the owner's total."""
         for n in range(3):
             store.add(running(f"task_a{n}"))
@@ -191,7 +191,7 @@ class TestOwners:
         page = store.page("alice", 1, 2)
         assert ([s.id for s in page.items], page.total) == (["task_a2", "task_a1"], 3)
 
-    def test_ids_with_status_spans_owners(self, store: SQLiteTaskStore) -> None:
+    def test_ids_with_status_spans_owners(self, store: SQLiteEmulatorStore) -> None:
         """ids_with_status finds every owner's tasks in that status, oldest first."""
         store.add(running("task_a"))
         store.add(running("task_b", owner="bob"))
@@ -199,15 +199,15 @@ class TestOwners:
 
 
 class TestSchema:
-    def test_wal_mode(self, store: SQLiteTaskStore, db_path: Path) -> None:
+    def test_wal_mode(self, store: SQLiteEmulatorStore, db_path: Path) -> None:
         """The file is in WAL journal mode."""
         with sqlite3.connect(db_path) as db:
             assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
     def test_migrations_are_recorded_once(self, db_path: Path) -> None:
         """Reopening a file applies no migration twice."""
-        SQLiteTaskStore(db_path).close()
-        with SQLiteTaskStore(db_path) as store:
+        SQLiteEmulatorStore(db_path).close()
+        with SQLiteEmulatorStore(db_path) as store:
             assert store.schema_version == len(MIGRATIONS)
         with sqlite3.connect(db_path) as db:
             rows = db.execute("SELECT version FROM schema_migrations").fetchall()
@@ -220,7 +220,7 @@ class TestSchema:
                        "applied_at TEXT NOT NULL)")  # fmt: skip
             db.executescript(MIGRATIONS[0])
             db.execute("INSERT INTO schema_migrations VALUES (1, 'then')")
-        with SQLiteTaskStore(db_path) as store:
+        with SQLiteEmulatorStore(db_path) as store:
             store.add(running())
             assert store.schema_version == len(MIGRATIONS)
         with sqlite3.connect(db_path) as db:
@@ -230,13 +230,15 @@ class TestSchema:
 
     def test_newer_schema_is_refused(self, db_path: Path) -> None:
         """A file written by a newer tasklife is refused with StoreError, not misread."""
-        SQLiteTaskStore(db_path).close()
+        SQLiteEmulatorStore(db_path).close()
         with sqlite3.connect(db_path) as db:
             db.execute("INSERT INTO schema_migrations VALUES (99, 'later')")
         with pytest.raises(StoreError, match="newer"):
-            SQLiteTaskStore(db_path)
+            SQLiteEmulatorStore(db_path)
 
-    def test_corrupt_row_is_store_corruption(self, store: SQLiteTaskStore, db_path: Path) -> None:
+    def test_corrupt_row_is_store_corruption(
+        self, store: SQLiteEmulatorStore, db_path: Path
+    ) -> None:
         """A row whose history does not chain raises StoreCorruption naming the task."""
         store.add(running())
         with sqlite3.connect(db_path) as db:
@@ -247,11 +249,11 @@ class TestSchema:
     def test_unopenable_path_is_store_error(self, tmp_path: Path) -> None:
         """A path that cannot hold a database raises StoreError."""
         with pytest.raises(StoreError):
-            SQLiteTaskStore(tmp_path / "missing-folder" / "tasks.sqlite3")
+            SQLiteEmulatorStore(tmp_path / "missing-folder" / "tasks.sqlite3")
 
     def test_closed_store_refuses(self, db_path: Path) -> None:
         """Using a closed store raises StoreError."""
-        store = SQLiteTaskStore(db_path)
+        store = SQLiteEmulatorStore(db_path)
         store.close()
         with pytest.raises(StoreError, match="closed"):
             store.get("task_1")
