@@ -12,22 +12,9 @@ from typing import Any, Final, Literal
 from tasklife.errors import InvalidArgument
 from tasklife.lifecycle import TaskStatus
 from tasklife.task import check_id
+from tasklife.webhooks import _scheme as scheme
 from tasklife.webhooks._errors import InvalidSignature, MalformedWebhook
 from tasklife.webhooks._events import REMOTE_WORDS, STATUS_UPDATE, TEST, shown
-from tasklife.webhooks._scheme import (
-    MAX_BODY_BYTES,
-    MAX_DEPTH,
-    MAX_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    aware,
-    canonical,
-    digest,
-    mac,
-    read_body,
-    secret_key,
-    signed_seconds,
-)
 
 __all__ = [
     "SESSION_NAMESPACE",
@@ -118,32 +105,33 @@ def sign(
     for each attempt. The body may be posted as JSON in any spacing and key order: the
     signature covers its canonical form.
     """
-    key = secret_key(secret)
+    key = scheme.secret_key(secret)
     stamp = _stamp(timestamp)
-    return {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: mac(key, stamp, _canonical_of(body))}
+    signature = scheme.mac(key, stamp, _canonical_of(body))
+    return {scheme.TIMESTAMP_HEADER: stamp, scheme.SIGNATURE_HEADER: signature}
 
 
 def body_digest(body: Mapping[str, Any] | bytes | str) -> str:
     """The ``digest`` ``verify`` gives the event in ``body``: SHA-256 hex of its canonical JSON."""
-    return digest(_canonical_of(body))
+    return scheme.digest(_canonical_of(body))
 
 
 def _iso(at: datetime) -> str:
-    return aware("at", at).astimezone(UTC).isoformat()
+    return scheme.aware("at", at).astimezone(UTC).isoformat()
 
 
 def _stamp(timestamp: object) -> str:
     """The timestamp header for ``timestamp``, checked as ``verify`` will read it."""
     if isinstance(timestamp, datetime):
-        stamp = str(math.floor(aware("timestamp", timestamp).timestamp()))
+        stamp = str(math.floor(scheme.aware("timestamp", timestamp).timestamp()))
     elif isinstance(timestamp, int) and not isinstance(timestamp, bool):
         stamp = str(timestamp)
-    elif isinstance(timestamp, str) and len(timestamp) <= MAX_HEADER and timestamp.isascii():
+    elif isinstance(timestamp, str) and len(timestamp) <= scheme.MAX_HEADER and timestamp.isascii():
         stamp = timestamp
     else:
         stamp = ""
     try:
-        signed_seconds(stamp)
+        scheme.signed_seconds(stamp)
     except InvalidSignature:
         problem = "must be an aware datetime, Unix seconds, or an ISO-8601 string"
         raise InvalidArgument("timestamp", problem) from None
@@ -163,6 +151,6 @@ def _canonical_of(body: object) -> bytes:
     else:
         raise InvalidArgument("body", "must be a mapping, bytes or str")
     try:  # the receiver's own reading and bounds: what is signed here can be verified there
-        return canonical(read_body(text, MAX_BODY_BYTES, MAX_DEPTH))
+        return scheme.canonical(scheme.read_body(text, scheme.MAX_BODY_BYTES, scheme.MAX_DEPTH))
     except MalformedWebhook as e:
         raise InvalidArgument("body", e.problem) from None

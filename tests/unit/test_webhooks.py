@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import hmac
+import inspect
 import json
 import pickle
 import subprocess
@@ -29,6 +31,7 @@ from tasklife.webhooks import (
     TestEvent,
     WebhookError,
     WebhookTooOld,
+    _receive,
     body_digest,
     session_id_for,
     sign,
@@ -272,6 +275,26 @@ class TestSignature:
         event = verify(reordered, headers, SECRET, now=NOW)
         assert isinstance(event, StatusUpdateEvent)
         assert event.digest == verify(body, headers, SECRET, now=NOW).digest
+
+
+class TestConstantTime:
+    def test_signatures_are_compared_in_constant_time(self) -> None:
+        """The received signature meets only hmac.compare_digest: no ==, !=, in on it."""
+        tree = ast.parse(inspect.getsource(_receive))
+        names = {"signature", "signatures"}
+        compared = [
+            node for node in ast.walk(tree) if isinstance(node, ast.Compare)
+            and any(isinstance(n, ast.Name) and n.id in names
+                    for n in (node.left, *node.comparators))
+            and not all(isinstance(op, ast.Is | ast.IsNot) for op in node.ops)
+        ]  # fmt: skip
+        calls = [
+            node for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and ast.unparse(node.func) == "hmac.compare_digest"
+            and any(isinstance(a, ast.Name) and a.id == "signature" for a in node.args)
+        ]  # fmt: skip
+        assert compared == []
+        assert len(calls) == 1
 
 
 class TestAge:
