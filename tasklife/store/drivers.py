@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 import attrs
 
 from tasklife.store import plan
-from tasklife.store.plan import Flow, Rows, Sql, Statement
+from tasklife.store.plan import NOTHING, Flow, Rows, Sql, Statement
 from tasklife.store.port import Change, Loaded
 from tasklife.task import Clock, Task
 
@@ -41,6 +41,15 @@ async def async_run(flow: Flow[R], execute: AsyncExecute) -> R:
     return step.value
 
 
+def _deferred(later: list[Statement] | None, statement: Statement) -> bool:
+    """True when ``statement`` is kept in ``later`` (once) to run after the commit."""
+    if later is None or not statement.deferred:
+        return False
+    if statement not in later:
+        later.append(statement)
+    return True
+
+
 @attrs.frozen
 class _Done(Generic[R]):
     value: R
@@ -58,22 +67,32 @@ class SQLTransaction:
     """A ``Transaction`` that runs the plan's flows through one connection's ``execute``.
 
     ``guard`` is called before each operation (a joined connection checks that the caller's
-    transaction is open).
+    transaction is open). ``deferred``, given by a driver that owns the transaction, collects
+    the deferred statements for it to run after the commit.
     """
 
     def __init__(
-        self, sql: Sql, execute: Execute, clock: Clock, guard: Callable[[], None] | None = None
+        self,
+        sql: Sql,
+        execute: Execute,
+        clock: Clock,
+        guard: Callable[[], None] | None = None,
+        deferred: list[Statement] | None = None,
     ) -> None:
         self._sql = sql
         self._execute = execute
         self._clock = clock
         self._guard = guard
+        self._deferred = deferred
 
     def run_flow(self, flow: Flow[R]) -> R:
         """Run a ``tasklife.store.plan`` flow in this transaction (for adapters)."""
         if self._guard is not None:
             self._guard()
-        return run(flow, self._execute)
+        return run(flow, self._send)
+
+    def _send(self, statement: Statement) -> Rows:
+        return NOTHING if _deferred(self._deferred, statement) else self._execute(statement)
 
     def add(self, task: Task) -> Loaded:
         """See ``tasklife.store.Transaction.add``."""
@@ -117,17 +136,24 @@ class AsyncSQLTransaction:
         execute: AsyncExecute,
         clock: Clock,
         guard: Callable[[], None] | None = None,
+        deferred: list[Statement] | None = None,
     ) -> None:
         self._sql = sql
         self._execute = execute
         self._clock = clock
         self._guard = guard
+        self._deferred = deferred
 
     async def run_flow(self, flow: Flow[R]) -> R:
         """Run a ``tasklife.store.plan`` flow in this transaction (for adapters)."""
         if self._guard is not None:
             self._guard()
-        return await async_run(flow, self._execute)
+        return await async_run(flow, self._send)
+
+    async def _send(self, statement: Statement) -> Rows:
+        if _deferred(self._deferred, statement):
+            return NOTHING
+        return await self._execute(statement)
 
     async def add(self, task: Task) -> Loaded:
         """See ``tasklife.store.Transaction.add``."""

@@ -35,6 +35,7 @@ from tasklife.task import Clock, Task, check_id
 
 __all__ = [
     "MAX_LIMIT",
+    "NOTHING",
     "Flow",
     "Rows",
     "Sql",
@@ -67,10 +68,17 @@ _KINDS: Final[dict[str, ChangeKind]] = {
 
 @attrs.frozen
 class Statement:
-    """One SQL statement and its parameters."""
+    """One SQL statement and its parameters.
+
+    ``deferred`` marks a wake-up hint (``NOTIFY``) that a driver owning the transaction runs
+    right after the commit instead of inside it: PostgreSQL holds a cluster-wide lock from a
+    notifying transaction's commit until its WAL is flushed, which would serialise every
+    writer's commit. A driver inside the caller's transaction runs it in place.
+    """
 
     sql: str
     params: tuple[Any, ...] = ()
+    deferred: bool = False
 
 
 @attrs.frozen
@@ -80,6 +88,9 @@ class Rows:
     rows: list[tuple[Any, ...]]
     rowcount: int
 
+
+NOTHING: Final = Rows([], -1)
+"""What a driver hands back for a statement it deferred."""
 
 Flow = Generator[Statement, Rows, R]
 """An operation: yields statements, receives their rows, returns its result."""
@@ -95,7 +106,9 @@ class Sql:
     ``lock`` what locks a selected row for the transaction (empty where writes are serialised);
     ``notify`` the statement that wakes watchers (None where the engine cannot push);
     ``bootstrap`` makes the migrations table; ``migrations`` are the numbered scripts.
-    ``placeholder`` replaces ``%s`` in every statement.
+    ``placeholder`` replaces ``%s`` in every statement. ``save_in_one`` is, where the engine
+    can write several tables from one statement, the statement that makes a whole save
+    (see ``save``); None runs a save as one statement per table.
     """
 
     tables: dict[str, str]
@@ -106,6 +119,7 @@ class Sql:
     bootstrap: tuple[Statement, ...]
     migrations: tuple[tuple[str, ...], ...]
     placeholder: str = "%s"
+    save_in_one: str | None = None
     _texts: dict[str, str] = attrs.field(factory=dict, init=False, repr=False)
 
     def text(self, template: str) -> str:
@@ -191,11 +205,42 @@ def save(sql: Sql, loaded: Loaded, clock: Clock) -> Flow[Loaded]:
         if actual != loaded.token:
             raise StoreConflict(task.id, loaded.token, actual)
         return loaded
-    token = yield from _update(sql, data, loaded.token)
     new = history[loaded.version :]
-    yield from _insert_records(sql, task.id, new)
-    yield from _append(sql, task.id, token, [("record", json.dumps(r)) for r in new], clock)
+    if sql.save_in_one is None:
+        token = yield from _update(sql, data, loaded.token)
+        yield from _insert_records(sql, task.id, new)
+        yield from _append(sql, task.id, token, [("record", json.dumps(r)) for r in new], clock)
+    else:
+        token = yield from _save_in_one(sql, data, loaded.token, new, clock)
     return Loaded(task, token, data["version"], data["steps"])
+
+
+def _save_in_one(
+    sql: Sql,
+    data: dict[str, Any],
+    expected: int,
+    new: list[dict[str, Any]],
+    clock: Clock,
+) -> Flow[int]:
+    """The whole save in one statement: the conditional update, the records, the feed
+    entries and the wake-up, which writes nothing at all when the token is stale.
+
+    The template takes the update's parameters, the new records as one JSON array and the
+    feed's timestamp; it returns a row only when the update matched.
+    """
+    assert sql.save_in_one is not None  # noqa: S101 - save() checked
+    task_id = data["id"]
+    token = expected + 1
+    moved = yield Statement(
+        sql.text(sql.save_in_one),
+        (token, data["status"], data["version"], data["steps"], json.dumps(data), task_id,
+         expected, json.dumps(new), _now(clock)),
+    )  # fmt: skip
+    if not moved.rows:
+        raise StoreConflict(task_id, expected, (yield from _token(sql, task_id)))
+    if new and sql.notify is not None:
+        yield sql.notify
+    return token
 
 
 def replace(sql: Sql, task: Task, token: int, clock: Clock) -> Flow[Loaded]:

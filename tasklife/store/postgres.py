@@ -14,7 +14,9 @@ The feed's order is ``(xid, id)``, read only below the reading snapshot's ``xmin
 ``tasklife.store.plan``): a transaction that stays open holds back what readers can see
 (never what they will eventually see). A save that appended to the feed also sends
 ``NOTIFY`` on the channel ``<schema>_changes``, which ``watch()`` listens to; the notification
-is delivered when (and only if) the save commits. ``notify=False`` leaves it out.
+is sent right after the save commits (see ``tasklife.store.plan.Statement.deferred``), so
+it is a wake-up hint: a process that dies between the two leaves its watchers to their
+``wait`` timeout, never a change unread. ``notify=False`` leaves it out.
 
 Every ``psycopg`` error is raised as ``StoreError`` (a conflict is ``StoreConflict``); no
 connection string is ever put in a message.
@@ -67,6 +69,23 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
 """The numbered schema migrations (``{name}``s are the schema-qualified table names)."""
 
 
+_SAVE_IN_ONE: Final = (
+    "WITH moved AS (UPDATE {tasks} SET token = %s, status = %s, version = %s, steps = %s, "
+    "head = %s WHERE id = %s AND token = %s RETURNING id, token), "
+    "new AS (SELECT (r ->> 'seq')::integer AS seq, r AS data "
+    "FROM jsonb_array_elements(%s::jsonb) AS r), "
+    "at AS (SELECT %s::timestamptz AS created_at), "
+    "kept AS (INSERT INTO {records} (task_id, seq, data) "
+    "SELECT moved.id, new.seq, new.data FROM moved, new), "
+    "fed AS (INSERT INTO {changes} (task_id, kind, token, data, created_at) "
+    "SELECT moved.id, 'record', moved.token, new.data, at.created_at FROM moved, new, at "
+    "ORDER BY new.seq) "
+    "SELECT moved.token FROM moved"
+)
+"""A save as one statement (see ``tasklife.store.plan.save``): a stale token updates no row,
+so the inserts, which select from the updated row, insert nothing."""
+
+
 def postgres_sql(schema: str = "tasklife", *, notify: bool = True) -> Sql:
     """The statements of the PostgreSQL store for tables in ``schema``."""
     plan.identifier(schema, "schema")
@@ -78,7 +97,11 @@ def postgres_sql(schema: str = "tasklife", *, notify: bool = True) -> Sql:
         records_json="json_agg(r.data ORDER BY r.seq)",
         horizon="pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
         lock=" FOR UPDATE",
-        notify=Statement("SELECT pg_notify(%s, '')", (_channel(schema),)) if notify else None,
+        notify=(
+            Statement("SELECT pg_notify(%s, '')", (_channel(schema),), deferred=True)
+            if notify
+            else None
+        ),
         bootstrap=(
             # One migrator at a time per schema, even before the schema exists.
             Statement("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(schema.encode()),)),
@@ -89,6 +112,7 @@ def postgres_sql(schema: str = "tasklife", *, notify: bool = True) -> Sql:
             ),
         ),
         migrations=MIGRATIONS,
+        save_in_one=_SAVE_IN_ONE,
     )
 
 
@@ -232,8 +256,13 @@ class PostgresTaskStore(_Configured[ConnectionPool[Any]]):
     def transaction(self) -> Iterator[SQLTransaction]:
         """A transaction on a pooled connection: committed when the block ends, rolled back
         when it raises."""
-        with _translated(), self._pool.connection() as conn, conn.transaction():
-            yield SQLTransaction(self._setup.sql, partial(_execute, conn), self._setup.clock)
+        deferred: list[Statement] = []
+        with _translated(), self._pool.connection() as conn:
+            execute = partial(_execute, conn)
+            with conn.transaction():
+                yield SQLTransaction(self._setup.sql, execute, self._setup.clock, deferred=deferred)
+            for statement in deferred:
+                execute(statement)
 
     def join(self, connection: psycopg.Connection[Any]) -> SQLTransaction:
         """The store's operations on ``connection``, inside the caller's transaction.
@@ -317,10 +346,16 @@ class AsyncPostgresTaskStore(_Configured[AsyncConnectionPool[Any]]):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSQLTransaction]:
         """See ``PostgresTaskStore.transaction``."""
+        deferred: list[Statement] = []
         with _translated():
-            async with self._pool.connection() as conn, conn.transaction():
+            async with self._pool.connection() as conn:
                 execute = partial(_async_execute, conn)
-                yield AsyncSQLTransaction(self._setup.sql, execute, self._setup.clock)
+                async with conn.transaction():
+                    yield AsyncSQLTransaction(
+                        self._setup.sql, execute, self._setup.clock, deferred=deferred
+                    )
+                for statement in deferred:
+                    await execute(statement)
 
     def join(self, connection: psycopg.AsyncConnection[Any]) -> AsyncSQLTransaction:
         """See ``PostgresTaskStore.join`` (for a ``psycopg.AsyncConnection``)."""

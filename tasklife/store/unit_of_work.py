@@ -24,7 +24,7 @@ again, and the conflict is raised for that.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import Final, TypeVar, cast
 
 from tasklife.errors import InvalidArgument
 from tasklife.store.errors import StoreConflict, TooManyConflicts
@@ -59,8 +59,9 @@ def transact(
     ``target`` is a transaction: see the module).
     """
     retry = _Retry(task_id, attempts)
-    if not isinstance(target, TaskStore):
-        return _once(target, task_id, act, 1)
+    if not _is_store(target):
+        return _once(cast("Transaction", target), task_id, act, 1)
+    target = cast("TaskStore", target)
     while True:
         try:
             with target.transaction() as tx:
@@ -78,14 +79,20 @@ async def async_transact(
 ) -> Outcome[T]:
     """``transact`` for an ``AsyncTaskStore`` or an ``AsyncTransaction``."""
     retry = _Retry(task_id, attempts)
-    if not isinstance(target, AsyncTaskStore):
-        return await _async_once(target, task_id, act, 1)
+    if not _is_store(target):
+        return await _async_once(cast("AsyncTransaction", target), task_id, act, 1)
+    target = cast("AsyncTaskStore", target)
     while True:
         try:
             async with target.transaction() as tx:
                 return await _async_once(tx, task_id, act, retry.next())
         except StoreConflict as conflict:
             retry.lost(conflict)
+
+
+def _is_store(target: object) -> bool:
+    """A store opens transactions; a transaction does not (cheaper than a Protocol check)."""
+    return callable(getattr(target, "transaction", None))
 
 
 def _once(tx: Transaction, task_id: str, act: Callable[[Task], T], attempt: int) -> Outcome[T]:
