@@ -49,6 +49,18 @@ from tasklife.store.unit_of_work import DEFAULT_ATTEMPTS, async_transact, transa
 if TYPE_CHECKING:
     from tasklife.store.postgres import AsyncPostgresTaskStore, PostgresTaskStore
 
+_POSTGRES = frozenset({"AsyncPostgresTaskStore", "PostgresTaskStore"})
+
+
+def __getattr__(name: str) -> Any:
+    """The PostgreSQL adapters, imported on first use (they need the ``postgres`` extra)."""
+    if name not in _POSTGRES:
+        raise AttributeError(f"module 'tasklife.store' has no attribute {name!r}")
+    from tasklife.store import postgres  # noqa: PLC0415 - psycopg only when asked for
+
+    return getattr(postgres, name)
+
+
 __all__ = [
     "DEFAULT_ATTEMPTS",
     "AsyncPostgresTaskStore",
@@ -77,14 +89,3 @@ __all__ = [
     "async_transact",
     "transact",
 ]
-
-_POSTGRES = frozenset({"AsyncPostgresTaskStore", "PostgresTaskStore"})
-
-
-def __getattr__(name: str) -> Any:
-    """The PostgreSQL adapters, imported on first use (they need the ``postgres`` extra)."""
-    if name not in _POSTGRES:
-        raise AttributeError(f"module 'tasklife.store' has no attribute {name!r}")
-    from tasklife.store import postgres  # noqa: PLC0415 - psycopg only when asked for
-
-    return getattr(postgres, name)

@@ -23,6 +23,7 @@ __all__ = ["AsyncExecute", "AsyncSQLTransaction", "Execute", "SQLTransaction", "
 R = TypeVar("R")
 Execute = Callable[[Statement], Rows]
 AsyncExecute = Callable[[Statement], Awaitable[Rows]]
+E = TypeVar("E", Execute, AsyncExecute)
 
 
 def run(flow: Flow[R], execute: Execute) -> R:
@@ -63,7 +64,29 @@ def _step(flow: Flow[R], rows: Rows | None) -> Statement | _Done[R]:
         return _Done(done.value)
 
 
-class SQLTransaction:
+class _Driven(Generic[E]):
+    """What both transactions hold: the statements, how to run one, the clock, the guard."""
+
+    def __init__(
+        self,
+        sql: Sql,
+        execute: E,
+        clock: Clock,
+        guard: Callable[[], None] | None = None,
+        deferred: list[Statement] | None = None,
+    ) -> None:
+        self._sql = sql
+        self._execute: E = execute
+        self._clock = clock
+        self._guard = guard
+        self._deferred = deferred
+
+    def _check(self) -> None:
+        if self._guard is not None:
+            self._guard()
+
+
+class SQLTransaction(_Driven[Execute]):
     """A ``Transaction`` that runs the plan's flows through one connection's ``execute``.
 
     ``guard`` is called before each operation (a joined connection checks that the caller's
@@ -71,24 +94,9 @@ class SQLTransaction:
     the deferred statements for it to run after the commit.
     """
 
-    def __init__(
-        self,
-        sql: Sql,
-        execute: Execute,
-        clock: Clock,
-        guard: Callable[[], None] | None = None,
-        deferred: list[Statement] | None = None,
-    ) -> None:
-        self._sql = sql
-        self._execute = execute
-        self._clock = clock
-        self._guard = guard
-        self._deferred = deferred
-
     def run_flow(self, flow: Flow[R]) -> R:
         """Run a ``tasklife.store.plan`` flow in this transaction (for adapters)."""
-        if self._guard is not None:
-            self._guard()
+        self._check()
         return run(flow, self._send)
 
     def _send(self, statement: Statement) -> Rows:
@@ -127,27 +135,12 @@ class SQLTransaction:
         return self.run_flow(plan.consume(self._sql, name, limit, self._clock))
 
 
-class AsyncSQLTransaction:
+class AsyncSQLTransaction(_Driven[AsyncExecute]):
     """An ``AsyncTransaction`` that runs the plan's flows through an awaited ``execute``."""
-
-    def __init__(
-        self,
-        sql: Sql,
-        execute: AsyncExecute,
-        clock: Clock,
-        guard: Callable[[], None] | None = None,
-        deferred: list[Statement] | None = None,
-    ) -> None:
-        self._sql = sql
-        self._execute = execute
-        self._clock = clock
-        self._guard = guard
-        self._deferred = deferred
 
     async def run_flow(self, flow: Flow[R]) -> R:
         """Run a ``tasklife.store.plan`` flow in this transaction (for adapters)."""
-        if self._guard is not None:
-            self._guard()
+        self._check()
         return await async_run(flow, self._send)
 
     async def _send(self, statement: Statement) -> Rows:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from datetime import timedelta
 from functools import partial
 from typing import Any, Final, Generic, Self, TypeVar
@@ -233,7 +233,9 @@ class _Configured(Generic[PoolT]):
         """Open what must be open before use (the async store waits for ``open()``)."""
 
 
-class PostgresTaskStore(_Configured[ConnectionPool[Any]]):
+class PostgresTaskStore(
+    _Configured[ConnectionPool[Any]], AbstractContextManager["PostgresTaskStore"]
+):
     """A ``TaskStore`` on PostgreSQL, over a ``psycopg_pool.ConnectionPool``.
 
     ``conninfo`` is a connection string (the store then owns a pool of ``min_size`` to
@@ -299,9 +301,6 @@ class PostgresTaskStore(_Configured[ConnectionPool[Any]]):
         """Close the pool if the store opened it (idempotent)."""
         if self._owned:
             self._pool.close()
-
-    def __enter__(self) -> Self:
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -17,10 +17,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from os import PathLike
-from typing import Final, Self, TypeVar
+from typing import Final, TypeVar
 
 from tasklife.errors import InvalidArgument
 from tasklife.store import plan
@@ -78,7 +78,7 @@ def sqlite_sql(prefix: str = "tasklife_") -> Sql:
     )
 
 
-class SQLiteTaskStore:
+class SQLiteTaskStore(AbstractContextManager["SQLiteTaskStore"]):
     """A ``TaskStore`` in one SQLite file (created when missing; ``":memory:"`` works too).
 
     ``join(connection)`` runs the store's operations inside the caller's own ``sqlite3``
@@ -160,9 +160,6 @@ class SQLiteTaskStore:
     def close(self) -> None:
         """Close every connection (idempotent); the store must not be in use meanwhile."""
         self._connections.close()
-
-    def __enter__(self) -> Self:
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
