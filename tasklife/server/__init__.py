@@ -1,14 +1,15 @@
-"""A local Browser Use Cloud API v1-compatible server built only on the tasklife domain core.
+"""A local Browser Use Cloud API v1-compatible server: the HTTP entry point of tasklife.
 
 Needs the ``server`` extra (FastAPI and uvicorn). ``create_app(store, api_keys)`` returns a
 FastAPI app another service can mount; ``tasklife serve`` runs it with uvicorn, and
-``tasklife demo`` runs it in-process. Every state change is a ``tasklife.Task`` action on a
-task loaded from the ``tasklife.store`` and saved back (see ``tasklife.server.service``).
+``tasklife demo`` runs it in-process. The app is a thin shell over the service layer,
+``tasklife.service`` (``TaskService``, ``Ticker``), which imports no web framework; those names
+are re-exported here.
 """
 
 from tasklife.server.app import RunTaskRequest, create_app, key_fingerprint
 from tasklife.server.runner import BackgroundServer, ServerNotReady
-from tasklife.server.service import TaskNotFound, TaskService, Ticker
+from tasklife.service import TaskNotFound, TaskService, Ticker
 
 __all__ = [
     "BackgroundServer",

@@ -26,11 +26,10 @@ action the lifecycle refuses is 409 with the domain error's message; a missing o
 the pydantic-v1 shape ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``; a body over
 ``max_body_bytes`` is 413; a store that cannot be written is 503.
 
-Endpoints are ``async def`` and call the service inline: a request does a couple of short
-SQLite statements, which costs far less than handing it to a worker thread. Measured with
-``bench`` (50 clients alternating pause/resume, tasklife vs a bare FastAPI app, same run):
-``async def`` endpoints 0.56x the bare app's throughput, plain ``def`` endpoints (run in
-Starlette's thread pool) 0.27x with a p99 of 330 ms. The ticker runs in its own thread.
+The app is the HTTP entry point over ``tasklife.service.TaskService`` (the use cases), which
+knows nothing of HTTP. Endpoints are ``async def`` and call the service inline: a request does
+a couple of short SQLite statements, which costs less than handing it to a worker thread (the
+comparison is in BENCHMARKS.md). The ticker runs in its own thread.
 """
 
 import hashlib
@@ -44,7 +43,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasklife.errors import InvalidTaskData, InvalidTransition, TaskNotRunning
+from tasklife.errors import InvalidArgument, InvalidTaskData, InvalidTransition, TaskNotRunning
 from tasklife.lifecycle import Action
 from tasklife.server.middleware import (
     DEFAULT_MAX_BODY_BYTES,
@@ -53,15 +52,15 @@ from tasklife.server.middleware import (
     ApiKeys,
     RequestGuard,
 )
-from tasklife.server.service import (
+from tasklife.server.validation import v1_errors
+from tasklife.server.views import history_view, page_view, summary_view, task_view
+from tasklife.service import (
     DEFAULT_MAX_AGENT_STEPS,
     MAX_AGENT_STEPS_LIMIT,
     TaskNotFound,
     TaskService,
     Ticker,
 )
-from tasklife.server.validation import v1_errors
-from tasklife.server.views import history_view, page_view, summary_view, task_view
 from tasklife.store import EmulatorStore, StoreConflict, StoreError
 from tasklife.task import Clock, check_id, utc_now
 
@@ -128,11 +127,11 @@ def create_app(
     """
     keys: list[object] = [api_keys] if isinstance(api_keys, str) else list(api_keys)
     if not keys or not all(isinstance(k, str) and k.strip() for k in keys):
-        raise InvalidTaskData("api_keys", "must hold at least one key, and no empty key")
+        raise InvalidArgument("api_keys", "must hold at least one key, and no empty key")
     if not step_seconds >= 0:
-        raise InvalidTaskData("step_seconds", f"must be 0 or more, not {step_seconds!r}")
+        raise InvalidArgument("step_seconds", f"must be 0 or more, not {step_seconds!r}")
     if type(max_body_bytes) is not int or max_body_bytes < 0:
-        raise InvalidTaskData("max_body_bytes", f"must be a non-negative int: {max_body_bytes!r}")
+        raise InvalidArgument("max_body_bytes", f"must be a non-negative int: {max_body_bytes!r}")
     accepted = ApiKeys([str(k) for k in keys], key_fingerprint)
     service = TaskService(store, clock=clock)
 
@@ -297,8 +296,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": body}, status_code=422)
 
     async def invalid(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, InvalidTaskData)  # noqa: S101 - registered for it
-        body = [{"loc": error.field.split("."), "msg": error.problem, "type": "value_error"}]
+        if isinstance(error, InvalidTaskData):
+            loc = error.field.split(".")
+        else:
+            assert isinstance(error, InvalidArgument)  # noqa: S101 - registered for these two
+            loc = [error.argument]
+        body = [{"loc": loc, "msg": error.problem, "type": "value_error"}]
         return JSONResponse({"detail": body}, status_code=422)
 
     async def unauthorized(request: Request, error: Exception) -> Response:
@@ -322,6 +325,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         RequestValidationError: validation,
         _BadParameter: bad_parameter,
         InvalidTaskData: invalid,
+        InvalidArgument: invalid,
         _Unauthorized: unauthorized,
         TaskNotFound: not_found,
         InvalidTransition: refused,

@@ -3,8 +3,8 @@
 It checks the bearer key (every configured key compared with ``hmac.compare_digest``) and
 puts the key's owner fingerprint in the scope, refuses bodies over the limit (413), and logs
 one line per request. Pure ASGI (not Starlette's ``BaseHTTPMiddleware``, nor a FastAPI
-dependency) so a request pays a few function calls for all three: measured, moving auth out of
-a ``Depends`` and into this layer raised pause/resume throughput by about a tenth.
+dependency) so a request pays a few function calls for all three (the measurement that chose
+this is in BENCHMARKS.md).
 
 The log line holds the method, the path (without the query string), the status and the time
 taken; never a header, so never the API key.

@@ -47,8 +47,7 @@ def _log_to_stderr() -> logging.handlers.QueueListener:
     """Log INFO and up to stderr from a background thread.
 
     Request handlers only queue their record; the writing happens in the listener's thread,
-    off the event loop (measured: the access log line cost ~20 µs per request when written
-    inline, a sixth of the whole per-request budget of the server).
+    off the event loop (what writing it inline cost is in BENCHMARKS.md).
     """
     stderr = logging.StreamHandler()
     stderr.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))

@@ -17,7 +17,7 @@ import pytest
 
 import tasklife.server.middleware
 import tasklife.store
-from tasklife import InvalidTaskData
+from tasklife import InvalidArgument
 from tasklife.server.app import create_app
 from tasklife.server.testing import LiveServer
 from tasklife.store import SQLiteEmulatorStore
@@ -145,9 +145,9 @@ class TestTenancy:
         """create_app refuses to serve with no key or an empty one (tasklife serve exits 2)."""
         store = SQLiteEmulatorStore(tmp_path / "t.sqlite3")
         try:
-            with pytest.raises(InvalidTaskData) as info:
+            with pytest.raises(InvalidArgument) as info:
                 create_app(store, keys, step_seconds=0)  # type: ignore[arg-type]
-            assert info.value.field == "api_keys"
+            assert info.value.argument == "api_keys"
         finally:
             store.close()
 

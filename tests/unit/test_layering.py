@@ -11,12 +11,20 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tasklife"
 DOMAIN = {"tasklife", "tasklife.lifecycle", "tasklife.task", "tasklife.errors", "tasklife.diagram"}
 
 # What each layer may import from tasklife, besides the domain. cli and demo are the
-# composition roots that wire adapters together, so they may import anything.
+# composition roots that wire adapters together, so they may import anything. The service
+# layer (the use cases) sits below the server (the HTTP entry point) and never imports it.
 ALLOWED = {
     "domain": set[str](),
     "tasklife.transports": {"tasklife.transports"},
     "tasklife.store": {"tasklife.store"},
-    "tasklife.server": {"tasklife.store", "tasklife.server"},
+    "tasklife.service": {"tasklife.v1", "tasklife.store", "tasklife.service"},
+    "tasklife.server": {
+        "tasklife.v1",
+        "tasklife.store",
+        "tasklife.service",
+        "tasklife.webhooks",
+        "tasklife.server",
+    },
 }
 
 

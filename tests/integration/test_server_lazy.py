@@ -1,4 +1,7 @@
-"""The server stays behind its extra: the CLI and the core never load it until asked."""
+"""Extras stay behind their imports: the core, the CLI and the service layer load no server.
+
+Each case runs a fresh interpreter (a subprocess), which is why this lives in integration.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,12 @@ import sys
 import pytest
 
 HEAVY = ["httpx", "fastapi", "uvicorn", "starlette", "sqlite3", "pydantic"]
+WEB = ["fastapi", "starlette", "pydantic", "uvicorn", "httpx"]
 
 
-def loaded_after(code: str) -> list[str]:
-    """Which of HEAVY are in sys.modules after running ``code`` in a fresh interpreter."""
-    probe = f"{code}\nimport sys; print([m for m in {HEAVY!r} if m in sys.modules])"
+def loaded_after(code: str, watched: list[str]) -> list[str]:
+    """Which of ``watched`` are in sys.modules after running ``code`` in a fresh interpreter."""
+    probe = f"{code}\nimport sys; print([m for m in {watched!r} if m in sys.modules])"
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
@@ -28,7 +32,7 @@ class TestLazyImports:
     )
     def test_nothing_heavy_is_loaded(self, code: str) -> None:
         """Importing the core or building the CLI loads no HTTP, server or SQL module."""
-        assert loaded_after(code) == []
+        assert loaded_after(code, HEAVY) == []
 
     def test_diagram_check_loads_nothing_heavy(self, tmp_path: object) -> None:
         """`tasklife diagram --check` runs without loading the server."""
@@ -36,4 +40,14 @@ class TestLazyImports:
             "from tasklife.cli import main\n"
             f"main(['diagram', '--out', {str(tmp_path)!r}, '--check'])"
         )
-        assert loaded_after(code) == []
+        assert loaded_after(code, HEAVY) == []
+
+
+class TestServiceLayer:
+    def test_service_imports_no_web_framework(self) -> None:
+        """`import tasklife.service` loads no FastAPI, Starlette, pydantic, uvicorn or httpx."""
+        assert loaded_after("import tasklife.service", WEB) == []
+
+    def test_the_probe_sees_the_framework(self) -> None:
+        """The probe itself works: importing the HTTP entry point does load FastAPI."""
+        assert "fastapi" in loaded_after("import tasklife.server", WEB)

@@ -1,8 +1,9 @@
-"""``TaskService``: the server's use cases, as plain Python (no HTTP, no FastAPI).
+"""``TaskService``: the server's use cases, as plain Python (no HTTP, no web framework).
 
 Every state change is a ``tasklife.Task`` action on a task loaded from the store, followed by
 a save: load, act, save. The service holds no lifecycle logic of its own; what the lifecycle
-table refuses, the task refuses (and the HTTP layer maps the domain error to a status code).
+table refuses, the task refuses (and the HTTP entry point, ``tasklife.server``, maps the
+domain error to a status code).
 
 Concurrency. Within one process, changes to one task are serialised by a striped lock, so
 threads never race each other on a task; across processes (two servers on one SQLite file)
@@ -15,21 +16,20 @@ transaction and nothing else, however long the task's history has grown.
 
 Simulated execution. A task starts right after it is created (``start``, origin ``remote``).
 ``tick()`` advances every running task by one step and finishes those that reach their
-``max_agent_steps``; ``Ticker`` calls it every ``step_seconds`` from one background thread
-for the whole service. Client actions are recorded with origin ``local``; what the simulated
+``max_agent_steps``; ``tasklife.service.Ticker`` calls it on a schedule from one background
+thread for the whole service. Client actions are recorded with origin ``local``; what the simulated
 service does by itself (start, finish, fail) with origin ``remote``, mirroring the lifecycle
 table's "who" column.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 import threading
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-from tasklife.errors import InvalidTaskData, InvalidTransition, TaskLifeError, TaskNotRunning
+from tasklife.errors import InvalidArgument, InvalidTransition, TaskLifeError, TaskNotRunning
 from tasklife.lifecycle import Action, TaskStatus
 from tasklife.store import EmulatorPage, EmulatorStore, StoreConflict, StoredTask
 from tasklife.task import Clock, Task, check_id, utc_now
@@ -39,8 +39,8 @@ __all__ = [
     "MAX_AGENT_STEPS_LIMIT",
     "TaskNotFound",
     "TaskService",
-    "Ticker",
     "new_task_id",
+    "summary",
 ]
 
 DEFAULT_MAX_AGENT_STEPS: Final = 75
@@ -49,7 +49,6 @@ _STRIPES: Final = 64
 _CLIENT_ACTIONS: Final = frozenset({Action.PAUSE, Action.RESUME, Action.STOP})
 
 T = TypeVar("T")
-log = logging.getLogger("tasklife.server")
 
 
 class TaskNotFound(TaskLifeError, LookupError):
@@ -81,7 +80,7 @@ class TaskService:
         new_id: Callable[[], str] = new_task_id,
     ) -> None:
         if type(max_attempts) is not int or max_attempts < 1:
-            raise InvalidTaskData("max_attempts", f"must be a positive integer: {max_attempts!r}")
+            raise InvalidArgument("max_attempts", f"must be a positive integer: {max_attempts!r}")
         self.store = store
         self._clock = clock
         self._max_attempts = max_attempts
@@ -125,7 +124,7 @@ class TaskService:
         """
         action = Action(action)
         if action not in _CLIENT_ACTIONS:
-            raise InvalidTaskData("action", f"{action} is not a client action")
+            raise InvalidArgument("action", f"{action} is not a client action")
 
         def change(record: StoredTask) -> bool:
             changed = record.task.apply(action, origin="local")
@@ -141,7 +140,7 @@ class TaskService:
         task is running.
         """
         if type(steps) is not int or steps < 1:
-            raise InvalidTaskData("steps", f"must be a positive integer, not {steps!r}")
+            raise InvalidArgument("steps", f"must be a positive integer, not {steps!r}")
 
         def change(record: StoredTask) -> dict[str, Any]:
             task = record.task
@@ -192,7 +191,10 @@ class TaskService:
         return status
 
     def page(self, owner: str, page: int, limit: int) -> EmulatorPage:
-        """One page of ``owner``'s tasks, newest first."""
+        """One page of ``owner``'s tasks, newest first (``page`` from 1)."""
+        for name, value in (("page", page), ("limit", limit)):
+            if type(value) is not int or value < 1:
+                raise InvalidArgument(name, f"must be a positive integer, not {value!r}")
         return self.store.page(owner, page, limit)
 
     def tick(self) -> int:
@@ -305,35 +307,6 @@ def _note_terminal(record: StoredTask) -> None:
     task = record.task
     if task.is_terminal and record.finished_at is None and task.version:
         record.finished_at = task.history[-1].at
-
-
-class Ticker:
-    """One background thread that calls ``service.tick()`` every ``interval`` seconds."""
-
-    def __init__(self, service: TaskService, interval: float) -> None:
-        if not interval > 0:
-            raise InvalidTaskData("interval", f"must be a positive number, not {interval!r}")
-        self._service = service
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tasklife-ticker", daemon=True)
-
-    def start(self) -> None:
-        """Start ticking."""
-        self._thread.start()
-
-    def stop(self, timeout: float | None = 10.0) -> None:
-        """Stop ticking and wait for the thread to end."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._service.tick()
-            except Exception:
-                log.exception("the simulated execution tick failed; ticking on")
 
 
 def summary(record: StoredTask) -> dict[str, Any]:

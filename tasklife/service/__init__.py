@@ -1,0 +1,28 @@
+"""The server's service layer: its use cases, conflict retry and ticker, without a web framework.
+
+``TaskService`` holds the use cases (run a task, act on it, read it, page through an owner's
+tasks, the emulator's advance/finish/fail) over a ``tasklife.store`` store; every state change
+is a ``tasklife.Task`` action on a task loaded from the store and saved back, retried from a
+fresh load when another writer got there first. ``Ticker`` drives the simulated execution.
+Nothing here imports FastAPI, Starlette, pydantic or uvicorn: ``tasklife.server`` is the HTTP
+entry point on top of it, and any other host (a worker, a test, another framework) can call
+the same use cases directly.
+"""
+
+from tasklife.service.tasks import (
+    DEFAULT_MAX_AGENT_STEPS,
+    MAX_AGENT_STEPS_LIMIT,
+    TaskNotFound,
+    TaskService,
+    new_task_id,
+)
+from tasklife.service.ticker import Ticker
+
+__all__ = [
+    "DEFAULT_MAX_AGENT_STEPS",
+    "MAX_AGENT_STEPS_LIMIT",
+    "TaskNotFound",
+    "TaskService",
+    "Ticker",
+    "new_task_id",
+]
