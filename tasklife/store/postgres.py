@@ -126,7 +126,7 @@ class _Setup:
 
     sql: Sql
     clock: Clock
-    listen: str
+    listen: Statement
     timeout: float
     pool_args: dict[str, Any]
 
@@ -148,7 +148,7 @@ class _Setup:
             raise InvalidArgument("timeout", f"must be a positive number, not {timeout!r}")
         args = {"min_size": min_size, "max_size": max_size, "timeout": timeout,
                 "kwargs": {"autocommit": True}, "open": False}  # fmt: skip
-        listen = f'LISTEN "{_channel(schema)}"'
+        listen = Statement(f'LISTEN "{_channel(schema)}"')  # a checked identifier
         return cls(postgres_sql(schema, notify=notify), clock, listen, timeout, args)
 
     def listener_args(self, pool: ConnectionPool[Any] | AsyncConnectionPool[Any]) -> dict[str, Any]:
@@ -290,7 +290,7 @@ class PostgresTaskStore(
             _translated(),
             psycopg.Connection.connect(**self._setup.listener_args(self._pool)) as conn,
         ):
-            conn.execute(self._setup.listen)
+            _execute(conn, self._setup.listen)
             yield _Watch(conn)
 
     def prune(self, *, older_than: timedelta) -> int:
@@ -375,7 +375,7 @@ class AsyncPostgresTaskStore(_Configured[AsyncConnectionPool[Any]]):
         with _translated():
             args = self._setup.listener_args(self._pool)
             async with await psycopg.AsyncConnection.connect(**args) as conn:
-                await conn.execute(self._setup.listen)
+                await _async_execute(conn, self._setup.listen)
                 yield _AsyncWatch(conn)
 
     async def prune(self, *, older_than: timedelta) -> int:
