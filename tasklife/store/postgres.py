@@ -248,11 +248,15 @@ class PostgresTaskStore(
         return ConnectionPool(conninfo, **self._setup.pool_args)
 
     def _start(self) -> None:
-        with _translated():
-            if self._owned:
-                self._pool.open(wait=True, timeout=self._setup.timeout)
-            with self.transaction() as tx:
-                tx.run_flow(plan.migrate(self._setup.sql, self._setup.clock))
+        try:
+            with _translated():
+                if self._owned:
+                    self._pool.open(wait=True, timeout=self._setup.timeout)
+                with self.transaction() as tx:
+                    tx.run_flow(plan.migrate(self._setup.sql, self._setup.clock))
+        except BaseException:
+            self.close()
+            raise
 
     @contextmanager
     def transaction(self) -> Iterator[SQLTransaction]:
@@ -335,11 +339,15 @@ class AsyncPostgresTaskStore(_Configured[AsyncConnectionPool[Any]]):
 
     async def open(self) -> Self:
         """Open the pool (if the store owns it) and apply the missing migrations."""
-        with _translated():
-            if self._owned:
-                await self._pool.open(wait=True, timeout=self._setup.timeout)
-            async with self.transaction() as tx:
-                await tx.run_flow(plan.migrate(self._setup.sql, self._setup.clock))
+        try:
+            with _translated():
+                if self._owned:
+                    await self._pool.open(wait=True, timeout=self._setup.timeout)
+                async with self.transaction() as tx:
+                    await tx.run_flow(plan.migrate(self._setup.sql, self._setup.clock))
+        except BaseException:
+            await self.aclose()
+            raise
         return self
 
     @asynccontextmanager

@@ -33,6 +33,7 @@ from tasklife.errors import InvalidArgument
 from tasklife.store import (
     Loaded,
     PostgresTaskStore,
+    SQLiteEmulatorStore,
     SQLiteTaskStore,
     StoreConflict,
     StoreCorruption,
@@ -552,3 +553,31 @@ class TestJoinGuards:
                 assert tx.load("task_2").token == 1
                 with pytest.raises(TaskNotStored):
                     tx.load("task_1")
+
+
+class TestOpening:
+    def test_unreachable_postgres_is_a_store_error_without_the_password(self) -> None:
+        """A server that does not answer is StoreError; the DSN's password is in no message."""
+        dsn = "postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere"
+        with pytest.raises(StoreError) as caught:
+            PostgresTaskStore(dsn, timeout=1)
+        assert "s3cret-pw" not in str(caught.value)
+        assert "s3cret-pw" not in repr(caught.value)
+
+    def test_sqlite_in_a_missing_folder_is_a_store_error(self, tmp_path: Path) -> None:
+        """A file that cannot be created is StoreError, not sqlite3.OperationalError."""
+        with pytest.raises(StoreError):
+            SQLiteTaskStore(tmp_path / "missing" / "tasks.sqlite3")
+
+    def test_stores_share_a_file_with_the_emulator(self, tmp_path: Path) -> None:
+        """SQLiteTaskStore and the server's SQLiteEmulatorStore live in one file side by side."""
+        path = tmp_path / "shared.sqlite3"
+        with SQLiteEmulatorStore(path), SQLiteTaskStore(path) as store:
+            with store.transaction() as tx:
+                tx.add(running())
+            assert load_sqlite(store).task.status is TaskStatus.RUNNING
+
+
+def load_sqlite(store: SQLiteTaskStore) -> Loaded:
+    with store.transaction() as tx:
+        return tx.load("task_1")
