@@ -320,7 +320,7 @@ def run(quick: bool = False) -> Section:
                     Verdict(
                         f"store: transact on PostgreSQL vs psycopg floor, {workers} worker(s)",
                         f"{ratio:.2f}x",
-                        f">= {TARGET}x",
+                        f"≥ {TARGET}x",
                         ratio >= TARGET,
                     )
                 )
@@ -346,6 +346,8 @@ def run(quick: bool = False) -> Section:
                 )
             ],
         )
+        + "\n"
+        + SQLITE_NOTE
     )
     return Section("Store: unit of work and change feed", body, tuple(verdicts))
 
