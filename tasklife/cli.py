@@ -127,8 +127,10 @@ def _read(path: Path) -> str | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from tasklife.server.serve import serve  # noqa: PLC0415 - needs the server extra
-
+    try:
+        from tasklife.server.serve import serve  # noqa: PLC0415 - needs the server extra
+    except ImportError as error:
+        return _missing_extra("serve", error)
     key = api_key(args.api_key, os.environ)
     if key is None:
         print(
@@ -155,6 +157,16 @@ def api_key(given: str | None, environ: Mapping[str, str]) -> str | None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from tasklife.demo import run_demo  # noqa: PLC0415 - needs the server extra
-
+    try:
+        from tasklife.demo import run_demo  # noqa: PLC0415 - needs the server extra
+    except ImportError as error:
+        return _missing_extra("demo", error)
     return run_demo(sys.stdout)
+
+
+def _missing_extra(command: str, error: ImportError) -> int:
+    """Say which extra to install (exit status 2); any other ImportError is a bug: raise it."""
+    if "pip install 'tasklife[" not in str(error):
+        raise error
+    print(f"tasklife {command}: {error}", file=sys.stderr)
+    return 2

@@ -7,6 +7,17 @@ FastAPI app another service can mount; ``tasklife serve`` runs it with uvicorn, 
 are re-exported here.
 """
 
+try:
+    import fastapi  # noqa: F401 - checked here so every submodule says which extra is missing
+    import httpx  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as error:
+    raise ImportError(
+        f"tasklife's server needs FastAPI, uvicorn and httpx ({error.name} is missing): "
+        "pip install 'tasklife[server]'",
+        name=error.name,
+    ) from error
+
 from tasklife.server.app import RunTaskRequest, create_app, key_fingerprint
 from tasklife.server.runner import BackgroundServer, ServerNotReady
 from tasklife.service import TaskNotFound, TaskService, Ticker

@@ -29,7 +29,9 @@ the pydantic-v1 shape ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``;
 The app is the HTTP entry point over ``tasklife.service.TaskService`` (the use cases), which
 knows nothing of HTTP. Endpoints are ``async def`` and call the service inline: a request does
 a couple of short SQLite statements, which costs less than handing it to a worker thread (the
-comparison is in BENCHMARKS.md). The ticker runs in its own thread.
+comparison is in BENCHMARKS.md). Answers that can be large (a task view, a page, a history) are
+the exception: they are built and encoded off the event loop, within a memory bound
+(``tasklife.server.answers``). The ticker runs in its own thread.
 """
 
 import hashlib
@@ -40,26 +42,32 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from tasklife.errors import InvalidArgument, InvalidTaskData, InvalidTransition, TaskNotRunning
 from tasklife.lifecycle import Action
+from tasklife.server.answers import JSONAnswer, PageAnswer, PageLimits, off_loop, page_chunks
 from tasklife.server.middleware import (
     DEFAULT_MAX_BODY_BYTES,
     OWNER_SCOPE_KEY,
     UNAUTHORIZED_BODY,
     ApiKeys,
     RequestGuard,
+    checked_keys,
 )
 from tasklife.server.validation import v1_errors
-from tasklife.server.views import history_view, page_view, summary_view, task_view
+from tasklife.server.views import history_view, task_view
 from tasklife.service import (
+    DEFAULT_LLM_MODEL,
     DEFAULT_MAX_AGENT_STEPS,
     MAX_AGENT_STEPS_LIMIT,
+    MAX_METADATA_PAIRS,
     TaskNotFound,
     TaskService,
     Ticker,
+    check_text,
 )
 from tasklife.store import EmulatorStore, StoreConflict, StoreError
 from tasklife.task import Clock, check_id, utc_now
@@ -92,6 +100,18 @@ class _BadParameter(Exception):
         self.error = error
 
 
+def _encodable(value: str) -> str:
+    try:
+        return check_text(value, "value")
+    except InvalidArgument:
+        raise PydanticCustomError("string_unicode", _UNENCODABLE) from None
+
+
+_UNENCODABLE: Final = "Input should be a valid string, unable to parse raw data as a unicode string"
+Text = Annotated[str, AfterValidator(_encodable)]
+"""A string of a request body: one UTF-8 can encode (a lone surrogate is a 422, never stored)."""
+
+
 class RunTaskRequest(BaseModel):
     """The v1 run-task body; fields the emulator has no use for are accepted and dropped.
 
@@ -100,12 +120,12 @@ class RunTaskRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    task: str = Field(min_length=1, description="What the agent should do.")
-    llm_model: str = "gpt-4o"
+    task: Text = Field(min_length=1, description="What the agent should do.")
+    llm_model: Text = DEFAULT_LLM_MODEL
     max_agent_steps: int = Field(DEFAULT_MAX_AGENT_STEPS, ge=1, le=MAX_AGENT_STEPS_LIMIT)
-    metadata: dict[str, str] | None = Field(None, max_length=10)
-    secrets: dict[str, str] | None = None
-    allowed_domains: list[str] | None = None
+    metadata: dict[Text, Text] | None = Field(None, max_length=MAX_METADATA_PAIRS)
+    secrets: dict[Text, Text] | None = None
+    allowed_domains: list[Text] | None = None
 
 
 def create_app(
@@ -120,19 +140,19 @@ def create_app(
     """A FastAPI app serving the Browser Use v1 task API from ``store``.
 
     ``api_keys`` are the accepted bearer keys; each key sees only the tasks created with it.
+    A key no client could send (empty, whitespace around it, a control or non-ASCII
+    character) is refused with ``InvalidArgument``.
     ``step_seconds`` is the simulated execution's pace (one step per running task per tick);
     0 turns it off, leaving the ``/emulator/v1`` endpoints to move tasks. The ticker runs in
     the app's lifespan, so a host that mounts this app must run its lifespan (or call
     ``app.state.service.tick()`` itself). The caller owns ``store`` and closes it.
     """
-    keys: list[object] = [api_keys] if isinstance(api_keys, str) else list(api_keys)
-    if not keys or not all(isinstance(k, str) and k.strip() for k in keys):
-        raise InvalidArgument("api_keys", "must hold at least one key, and no empty key")
+    keys = checked_keys(api_keys)
     if not step_seconds >= 0:
         raise InvalidArgument("step_seconds", f"must be 0 or more, not {step_seconds!r}")
     if type(max_body_bytes) is not int or max_body_bytes < 0:
         raise InvalidArgument("max_body_bytes", f"must be a non-negative int: {max_body_bytes!r}")
-    accepted = ApiKeys([str(k) for k in keys], key_fingerprint)
+    accepted = ApiKeys(keys, key_fingerprint)
     service = TaskService(store, clock=clock)
 
     @asynccontextmanager
@@ -177,6 +197,7 @@ def _owner(request: Request) -> str:
 def _api(service: TaskService) -> APIRouter:
     """The Browser Use v1 endpoints."""
     router = APIRouter(prefix="/api/v1")
+    page_limits = PageLimits()
     query_id = Annotated[str, Query(description="ID of the task")]
 
     def act(who: str, task_id: str, action: Action) -> Response:
@@ -199,7 +220,7 @@ def _api(service: TaskService) -> APIRouter:
         return act(_owner(request), task_id, Action.STOP)
 
     @router.post("/run-task")
-    async def run_task(body: RunTaskRequest, request: Request) -> JSONResponse:
+    async def run_task(body: RunTaskRequest, request: Request) -> JSONAnswer:
         """Create a task; it starts running at once."""
         record = service.run_task(
             _owner(request),
@@ -208,12 +229,13 @@ def _api(service: TaskService) -> APIRouter:
             max_agent_steps=body.max_agent_steps,
             metadata=body.metadata,
         )
-        return JSONResponse({"id": record.id})
+        return JSONAnswer({"id": record.id})
 
     @router.get("/task/{task_id}")
-    async def get_task(task_id: str, request: Request) -> JSONResponse:
+    async def get_task(task_id: str, request: Request) -> Response:
         """The v1 task view, with one step object per step taken."""
-        return JSONResponse(service.read(_owner(request), _task_id(task_id, "path"), task_view))
+        owner, checked = _owner(request), _task_id(task_id, "path")
+        return await off_loop(lambda: service.read(owner, checked, task_view))
 
     @router.get("/task/{task_id}/status")
     async def get_task_status(task_id: str, request: Request) -> Response:
@@ -226,16 +248,18 @@ def _api(service: TaskService) -> APIRouter:
         request: Request,
         page: Annotated[int, Query(ge=1)] = 1,
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    ) -> JSONResponse:
+    ) -> PageAnswer:
         """The key's tasks, newest first."""
-        found = service.page(_owner(request), page, limit)
-        items = [summary_view(item) for item in found.items]
-        return JSONResponse(page_view(items, found.total, page, limit))
+        owner = _owner(request)
+        return PageAnswer(
+            lambda: page_chunks(service.page(owner, page, limit), page, limit),
+            page_limits.of(owner),
+        )
 
     @router.get("/ping")
-    async def ping() -> JSONResponse:
+    async def ping() -> JSONAnswer:
         """Liveness: answers without a key."""
-        return JSONResponse({"status": "ok"})
+        return JSONAnswer({"status": "ok"})
 
     return router
 
@@ -249,28 +273,29 @@ def _emulator(service: TaskService) -> APIRouter:
         task_id: str,
         request: Request,
         steps: Annotated[int, Query(ge=1, le=MAX_AGENT_STEPS_LIMIT)] = 1,
-    ) -> JSONResponse:
+    ) -> JSONAnswer:
         """Take ``steps`` steps now (running tasks only); the task finishes at its limit."""
-        return JSONResponse(service.advance(_owner(request), _task_id(task_id, "path"), steps))
+        return JSONAnswer(service.advance(_owner(request), _task_id(task_id, "path"), steps))
 
     @router.post("/task/{task_id}/finish")
-    async def emulator_finish(task_id: str, request: Request) -> JSONResponse:
+    async def emulator_finish(task_id: str, request: Request) -> JSONAnswer:
         """Finish a running task now."""
-        return JSONResponse(service.finish(_owner(request), _task_id(task_id, "path")))
+        return JSONAnswer(service.finish(_owner(request), _task_id(task_id, "path")))
 
     @router.post("/task/{task_id}/fail")
     async def emulator_fail(
         task_id: str,
         request: Request,
         reason: Annotated[str | None, Query(max_length=1000)] = None,
-    ) -> JSONResponse:
+    ) -> JSONAnswer:
         """Fail a created, running or paused task now."""
-        return JSONResponse(service.fail(_owner(request), _task_id(task_id, "path"), reason))
+        return JSONAnswer(service.fail(_owner(request), _task_id(task_id, "path"), reason))
 
     @router.get("/task/{task_id}/history")
-    async def emulator_history(task_id: str, request: Request) -> JSONResponse:
+    async def emulator_history(task_id: str, request: Request) -> Response:
         """The task's transition records, version and store revision."""
-        return JSONResponse(service.read(_owner(request), _task_id(task_id, "path"), history_view))
+        owner, checked = _owner(request), _task_id(task_id, "path")
+        return await off_loop(lambda: service.read(owner, checked, history_view))
 
     return router
 
@@ -283,26 +308,26 @@ def _task_id(value: str, where: str) -> str:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    def detail(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"detail": message}, status_code=status)
+    def detail(status: int, message: str) -> JSONAnswer:
+        return JSONAnswer({"detail": message}, status_code=status)
 
-    async def validation(request: Request, error: Exception) -> JSONResponse:
+    async def validation(request: Request, error: Exception) -> JSONAnswer:
         assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for it
-        return JSONResponse({"detail": v1_errors(error.errors())}, status_code=422)
+        return JSONAnswer({"detail": v1_errors(error.errors())}, status_code=422)
 
-    async def bad_parameter(request: Request, error: Exception) -> JSONResponse:
+    async def bad_parameter(request: Request, error: Exception) -> JSONAnswer:
         assert isinstance(error, _BadParameter)  # noqa: S101 - registered for it
         body = [{"loc": list(error.loc), "msg": error.error.problem, "type": "value_error"}]
-        return JSONResponse({"detail": body}, status_code=422)
+        return JSONAnswer({"detail": body}, status_code=422)
 
-    async def invalid(request: Request, error: Exception) -> JSONResponse:
+    async def invalid(request: Request, error: Exception) -> JSONAnswer:
         if isinstance(error, InvalidTaskData):
             loc = error.field.split(".")
         else:
             assert isinstance(error, InvalidArgument)  # noqa: S101 - registered for these two
-            loc = [error.argument]
+            loc = error.argument.split(".")
         body = [{"loc": loc, "msg": error.problem, "type": "value_error"}]
-        return JSONResponse({"detail": body}, status_code=422)
+        return JSONAnswer({"detail": body}, status_code=422)
 
     async def unauthorized(request: Request, error: Exception) -> Response:
         return Response(
@@ -312,13 +337,13 @@ def _install_error_handlers(app: FastAPI) -> None:
             headers={"WWW-Authenticate": "Bearer"},
         )
 
-    async def not_found(request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse(_NOT_FOUND, status_code=404)
+    async def not_found(request: Request, error: Exception) -> JSONAnswer:
+        return JSONAnswer(_NOT_FOUND, status_code=404)
 
-    async def refused(request: Request, error: Exception) -> JSONResponse:
+    async def refused(request: Request, error: Exception) -> JSONAnswer:
         return detail(409, str(error))
 
-    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+    async def unavailable(request: Request, error: Exception) -> JSONAnswer:
         return detail(503, "The task store is unavailable; try again")
 
     handlers: dict[type[Exception], Any] = {

@@ -16,11 +16,13 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Final
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tasklife.errors import InvalidArgument
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -28,6 +30,7 @@ __all__ = [
     "UNAUTHORIZED_BODY",
     "ApiKeys",
     "RequestGuard",
+    "checked_keys",
 ]
 
 OWNER_SCOPE_KEY: Final = "tasklife.owner"
@@ -43,6 +46,37 @@ log = logging.getLogger("tasklife.server.access")
 
 def _too_large(limit: int) -> dict[str, Any]:
     return {"detail": f"Request body too large: the limit is {limit} bytes"}
+
+
+def checked_keys(api_keys: str | Iterable[str]) -> tuple[str, ...]:
+    """The keys, once each is known to be one a client can send (else ``InvalidArgument``).
+
+    A bearer key travels in an HTTP header, which a client can only send as printable ASCII,
+    and the guard strips the spaces around the token it receives: a key that is empty, has
+    whitespace around it, or holds a control or non-ASCII character could never authenticate,
+    so it is refused at start. The message never shows the key.
+    """
+    keys: list[object] = [api_keys] if isinstance(api_keys, str) else list(api_keys)
+    if not keys:
+        raise InvalidArgument("api_keys", "must hold at least one key")
+    for number, key in enumerate(keys, 1):
+        problem = _key_problem(key)
+        if problem is not None:
+            which = "the key" if len(keys) == 1 else f"key {number} of {len(keys)}"
+            raise InvalidArgument("api_keys", f"{which} {problem}")
+    return tuple(str(key) for key in keys)
+
+
+def _key_problem(key: object) -> str | None:
+    if not isinstance(key, str):
+        return f"is a {type(key).__name__}, not a string"
+    if not key.strip():
+        return "is empty"
+    if key[:1].isspace() or key[-1:].isspace():
+        return "has whitespace around it, which no request can carry: remove it"
+    if not (key.isascii() and key.isprintable()):
+        return "holds a control or non-ASCII character, which no HTTP client can send"
+    return None
 
 
 class ApiKeys:

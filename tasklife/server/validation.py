@@ -71,14 +71,18 @@ _LIMITS: Final[dict[str, tuple[str, str, str]]] = {
 
 
 def _json_safe(value: object) -> object:
-    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+    """``value`` as JSON can hold it and UTF-8 can encode it (a location may echo input)."""
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    text = str(value)
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def v1_error(error: Mapping[str, Any]) -> dict[str, Any]:
     """One pydantic-2 (or already v1) error dict in the pydantic-v1 shape."""
     loc = [_json_safe(part) for part in error.get("loc", ())]
     kind = str(error.get("type", ""))
-    msg = str(error.get("msg", ""))
+    msg = str(_json_safe(error.get("msg", "")))
     ctx = error.get("ctx") or {}
     if kind in _FIXED:
         msg, kind = _FIXED[kind]

@@ -12,7 +12,7 @@ from typing import Any
 
 from tasklife.store import EmulatorSummary, StoredTask
 
-__all__ = ["history_view", "page_view", "step_view", "summary_view", "task_view"]
+__all__ = ["history_view", "page_fields", "page_view", "step_view", "summary_view", "task_view"]
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -67,8 +67,12 @@ def summary_view(summary: EmulatorSummary) -> dict[str, Any]:
 
 def page_view(items: list[dict[str, Any]], total: int, page: int, limit: int) -> dict[str, Any]:
     """``GET /api/v1/tasks``: one page, newest first; ``total_pages`` is 0 when there are none."""
+    return {"tasks": items, **page_fields(total, page, limit)}
+
+
+def page_fields(total: int, page: int, limit: int) -> dict[str, Any]:
+    """The fields of a page that follow its ``tasks``, in the order the page writes them."""
     return {
-        "tasks": items,
         "total_pages": -(-total // limit),
         "page": page,
         "limit": limit,

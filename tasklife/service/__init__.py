@@ -10,19 +10,25 @@ the same use cases directly.
 """
 
 from tasklife.service.tasks import (
+    DEFAULT_LLM_MODEL,
     DEFAULT_MAX_AGENT_STEPS,
     MAX_AGENT_STEPS_LIMIT,
+    MAX_METADATA_PAIRS,
     TaskNotFound,
     TaskService,
+    check_text,
     new_task_id,
 )
 from tasklife.service.ticker import Ticker
 
 __all__ = [
+    "DEFAULT_LLM_MODEL",
     "DEFAULT_MAX_AGENT_STEPS",
     "MAX_AGENT_STEPS_LIMIT",
+    "MAX_METADATA_PAIRS",
     "TaskNotFound",
     "TaskService",
     "Ticker",
+    "check_text",
     "new_task_id",
 ]

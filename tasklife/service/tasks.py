@@ -29,23 +29,34 @@ import threading
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-from tasklife.errors import InvalidArgument, InvalidTransition, TaskLifeError, TaskNotRunning
+from tasklife.errors import (
+    InvalidArgument,
+    InvalidTransition,
+    TaskLifeError,
+    TaskNotRunning,
+)
 from tasklife.lifecycle import Action, TaskStatus
 from tasklife.store import EmulatorPage, EmulatorStore, StoreConflict, StoredTask
 from tasklife.task import Clock, Task, check_id, utc_now
 
 __all__ = [
+    "DEFAULT_LLM_MODEL",
     "DEFAULT_MAX_AGENT_STEPS",
     "MAX_AGENT_STEPS_LIMIT",
+    "MAX_METADATA_PAIRS",
     "TaskNotFound",
     "TaskService",
+    "check_text",
     "new_task_id",
     "summary",
 ]
 
 DEFAULT_MAX_AGENT_STEPS: Final = 75
 MAX_AGENT_STEPS_LIMIT: Final = 200
+DEFAULT_LLM_MODEL: Final = "gpt-4o"
+MAX_METADATA_PAIRS: Final = 10
 _STRIPES: Final = 64
+_EXCERPT: Final = 80  # characters of the task's text quoted in a simulated output
 _CLIENT_ACTIONS: Final = frozenset({Action.PAUSE, Action.RESUME, Action.STOP})
 
 T = TypeVar("T")
@@ -60,6 +71,24 @@ class TaskNotFound(TaskLifeError, LookupError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.task_id,))
+
+
+def check_text(value: object, argument: str) -> str:
+    """``value`` if it is a string UTF-8 can encode, else ``InvalidArgument(argument)``.
+
+    Every string the service stores goes through here: a lone surrogate (which JSON can
+    carry as ``"\\ud800"``) would be stored and then make every answer that holds it fail.
+    """
+    if not isinstance(value, str):
+        raise InvalidArgument(argument, f"must be a string, not {type(value).__name__}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise InvalidArgument(
+                argument, f"holds a character UTF-8 cannot encode at position {error.start}"
+            ) from None
+    return value
 
 
 def new_task_id() -> str:
@@ -97,11 +126,30 @@ class TaskService:
         owner: str,
         text: str,
         *,
-        llm_model: str = "gpt-4o",
+        llm_model: str = DEFAULT_LLM_MODEL,
         max_agent_steps: int = DEFAULT_MAX_AGENT_STEPS,
         metadata: dict[str, str] | None = None,
     ) -> StoredTask:
-        """Create a task for ``owner`` and start it, as the service does after run-task."""
+        """Create a task for ``owner`` and start it, as the service does after run-task.
+
+        Raises ``InvalidArgument`` naming the argument, storing nothing, when a string cannot be
+        encoded (``check_text``), ``max_agent_steps`` is outside 1..200 or ``metadata`` has
+        more than 10 pairs.
+        """
+        check_text(text, "task")
+        check_text(llm_model, "llm_model")
+        if type(max_agent_steps) is not int or not 1 <= max_agent_steps <= MAX_AGENT_STEPS_LIMIT:
+            raise InvalidArgument(
+                "max_agent_steps",
+                f"must be an integer from 1 to {MAX_AGENT_STEPS_LIMIT}, not {max_agent_steps!r}",
+            )
+        pairs = dict(metadata or {})
+        if len(pairs) > MAX_METADATA_PAIRS:
+            raise InvalidArgument(
+                "metadata", f"holds {len(pairs)} pairs; at most {MAX_METADATA_PAIRS} are allowed"
+            )
+        for key, value in pairs.items():
+            check_text(value, f"metadata.{check_text(key, 'metadata')}")
         task = Task(self._new_id(), clock=self._clock)
         task.apply(Action.START, origin="remote")
         record = StoredTask(
@@ -110,7 +158,7 @@ class TaskService:
             text=text,
             llm_model=llm_model,
             max_agent_steps=max_agent_steps,
-            metadata=dict(metadata or {}),
+            metadata=pairs,
         )
         self.store.add(record)
         self._remember(record)
@@ -166,6 +214,8 @@ class TaskService:
 
     def fail(self, owner: str | None, task_id: str, reason: str | None = None) -> dict[str, Any]:
         """Fail a created, running or paused task now, recording ``reason``."""
+        if reason is not None:
+            check_text(reason, "reason")
 
         def change(record: StoredTask) -> dict[str, Any]:
             record.task.apply(Action.FAIL, origin="remote", reason=reason)
@@ -212,9 +262,10 @@ class TaskService:
 
     def _finish(self, record: StoredTask) -> None:
         record.task.apply(Action.FINISH, origin="remote")
-        record.output = (
-            f"Simulated result after {record.task.steps} step(s) for the task: {record.text}"
-        )
+        text = record.text
+        excerpt = text if len(text) <= _EXCERPT else f"{text[:_EXCERPT]}…"
+        steps = record.task.steps
+        record.output = f"Simulated result after {steps} step(s) for the task: {excerpt}"
         _note_terminal(record)
 
     def _stripe(self, task_id: str) -> threading.Lock:

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -198,15 +198,19 @@ def crash_cycles(server: Server, cycles: int) -> list[dict[str, int]]:
 
 
 class TestCrash:
-    def test_sigkill_loses_no_acknowledged_transition(self, server: Server) -> None:
+    def test_sigkill_loses_no_acknowledged_transition(
+        self, server: Server, record_property: Callable[[str, object], None]
+    ) -> None:
         """Two SIGKILLs under load: every 200 is in the store, the file passes integrity_check."""
         figures = crash_cycles(server, cycles=2)
-        print(f"\ncrash (2 cycles): {figures}")
+        record_property("crash cycles", figures)
         assert all(f["acknowledged"] >= ACKED_BEFORE_KILL for f in figures)
 
     @pytest.mark.slow
-    def test_twenty_sigkills(self, server: Server) -> None:
+    def test_twenty_sigkills(
+        self, server: Server, record_property: Callable[[str, object], None]
+    ) -> None:
         """Twenty SIGKILLs under load in a row: still nothing acknowledged is lost."""
         figures = crash_cycles(server, cycles=20)
-        print(f"\ncrash (20 cycles): {figures[-1]}")
+        record_property("crash cycles", figures)
         assert figures[-1]["acknowledged"] >= 20 * ACKED_BEFORE_KILL

@@ -12,6 +12,9 @@ Fixtures (reusable by every integration test module):
   tasks they create themselves (starting a server costs ~0.2 s, a test should not pay it).
 - ``client`` / ``other_client``: ``httpx.Client``s on ``shared_server`` with each key.
 - ``new_task``: create a task on ``shared_server`` and return its id.
+- ``operations``: every operation ``shared_server``'s OpenAPI schema lists, as (method, path
+  template, where its ``task_id`` goes: "path", "query" or None), so that a test over every
+  route cannot miss a new one.
 """
 
 from __future__ import annotations
@@ -120,3 +123,21 @@ def new_task(client: httpx.Client) -> Callable[..., str]:
         return task_id
 
     return create
+
+
+Operation = tuple[str, str, str | None]
+
+
+@pytest.fixture(scope="session")
+def operations(shared_server: LiveServer) -> list[Operation]:
+    """(method, path, where task_id goes) of every operation in the server's OpenAPI schema."""
+    with shared_server.client(None) as http:
+        schema = http.get("/openapi.json").json()
+    found: list[Operation] = []
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            where = next(
+                (p["in"] for p in operation.get("parameters", []) if p["name"] == "task_id"), None
+            )
+            found.append((method.upper(), path, where))
+    return found

@@ -1,8 +1,9 @@
-"""Hostile input: task ids, oversized bodies. A clear 4xx or InvalidTaskData, never a 500,
-never a changed task."""
+"""Hostile input: task ids, oversized bodies, unencodable strings. A clear 4xx or
+InvalidTaskData, never a 500, never a changed task."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +12,15 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasklife import InvalidTaskData, Task
+from tasklife.server import key_fingerprint
 from tasklife.server.testing import LiveServer
 from tasklife.store import SQLiteEmulatorStore, StoredTask
+
+from .conftest import Operation
 
 HOSTILE_IDS = {
     "empty": "",
@@ -57,15 +63,7 @@ def encoded(name: str) -> str:
     return quote(HOSTILE_IDS[name].encode("utf-8", "surrogatepass"), safe="")
 
 
-QUERY_ENDPOINTS = ["pause", "resume", "stop"]
-PATH_ENDPOINTS = [
-    ("GET", "/api/v1/task/{}"),
-    ("GET", "/api/v1/task/{}/status"),
-    ("POST", "/emulator/v1/task/{}/advance"),
-    ("POST", "/emulator/v1/task/{}/finish"),
-    ("POST", "/emulator/v1/task/{}/fail"),
-    ("GET", "/emulator/v1/task/{}/history"),
-]
+ID_ROUTES = 9  # pause, resume, stop; task, status; advance, finish, fail, history
 
 
 def snapshot(http: httpx.Client, task_id: str) -> tuple[Any, int]:
@@ -97,27 +95,59 @@ def victim(http: httpx.Client) -> str:
     return task_id
 
 
+# Any id at all on the wire: a catalogued hostile one, or any characters (surrogates, slashes,
+# dots, percent signs and NULs included), percent-encoded as a client would send them.
+WIRE_ID = st.sampled_from(WIRE_IDS).map(encoded) | st.lists(
+    st.characters(exclude_categories=()) | st.sampled_from("\ud800/.%?#&= \x00"), max_size=12
+).map(lambda chars: quote("".join(chars).encode("utf-8", "surrogatepass"), safe=""))
+
+
+def id_routes(operations: list[Operation]) -> list[tuple[str, str]]:
+    """(method, URL with ``{}`` for the id) of every operation that takes a task id."""
+    return [
+        (method, path.replace("{task_id}", "{}") if where == "path" else f"{path}?task_id={{}}")
+        for method, path, where in operations
+        if where is not None
+    ]
+
+
 class TestHostileIds:
-    @pytest.mark.parametrize("name", WIRE_IDS, ids=WIRE_IDS)
-    @pytest.mark.parametrize("action", QUERY_ENDPOINTS)
-    def test_query_id(self, http: httpx.Client, victim: str, action: str, name: str) -> None:
-        """A hostile ?task_id= on pause/resume/stop is 404 or 422, and no task changes."""
+    def test_every_route_with_an_id_guards_it(
+        self, http: httpx.Client, victim: str, operations: list[Operation]
+    ) -> None:
+        """Every operation taking a task id: a malformed id is 422 at its place, an unknown 404."""
+        routes = [(m, p, w) for m, p, w in operations if w is not None]
+        assert len(routes) == ID_ROUTES
         before = snapshot(http, victim)
-        response = http.put(f"/api/v1/{action}-task?task_id={encoded(name)}")
-        assert response.status_code in (404, 422), response.text
-        assert isinstance(response.json()["detail"], str | list)
+        for method, url in id_routes(operations):
+            where = "query" if "?" in url else "path"
+            malformed = http.request(method, url.format("a%20b"))
+            assert malformed.status_code == 422, (method, url)
+            assert malformed.json()["detail"][0]["loc"] == [where, "task_id"]
+            unknown = http.request(method, url.format("task_unknown"))
+            assert (unknown.status_code, unknown.json()) == (404, {"detail": "Task not found"})
         assert snapshot(http, victim) == before
 
-    @pytest.mark.parametrize("name", WIRE_IDS, ids=WIRE_IDS)
-    @pytest.mark.parametrize(("method", "path"), PATH_ENDPOINTS, ids=[p for _, p in PATH_ENDPOINTS])
-    def test_path_id(
-        self, http: httpx.Client, victim: str, method: str, path: str, name: str
+    def test_any_id_is_404_or_422(
+        self, http: httpx.Client, victim: str, operations: list[Operation]
     ) -> None:
-        """A hostile id in the path is a 4xx at once, and no task changes."""
+        """Any id on any route that takes one (every catalogued hostile id, then generated
+        ones): 404 or 422, never a 5xx or a redirect; the victim task is unchanged."""
         before = snapshot(http, victim)
-        url = path.format(encoded(name))
-        response = http.request(method, url)
-        assert 400 <= response.status_code < 500, (response.status_code, response.text)
+        routes = id_routes(operations)
+
+        def guarded(wire_id: str, route: tuple[str, str]) -> None:
+            method, url = route
+            response = http.request(method, url.format(wire_id))
+            assert response.status_code in (404, 422), (url.format(wire_id), response.text)
+            assert isinstance(response.json()["detail"], str | list)
+
+        for name in WIRE_IDS:
+            for route in routes:
+                guarded(encoded(name), route)
+        given(wire_id=WIRE_ID, route=st.sampled_from(routes))(
+            settings(max_examples=150, deadline=None)(guarded)
+        )()
         assert snapshot(http, victim) == before
 
     @pytest.mark.parametrize("name", list(HOSTILE_IDS), ids=list(HOSTILE_IDS))
@@ -213,3 +243,98 @@ class TestOversizedBodies:
         )
         assert response.status_code == 422, response.text
         assert snapshot(http, victim) == before
+
+
+UNENCODABLE = {
+    "task": {"task": "a\ud800b"},
+    "llm_model": {"task": "t", "llm_model": "\udfff"},
+    "metadata-value": {"task": "t", "metadata": {"order": "\ud800"}},
+    "metadata-key": {"task": "t", "metadata": {"\udc00": "v"}},
+    "secrets-value": {"task": "t", "secrets": {"user": "\ud800"}},
+    "allowed-domain": {"task": "t", "allowed_domains": ["example.com", "\ud800"]},
+}
+# Any character at all, lone surrogates and NUL included, in any string of the body (built from
+# a list: st.text() never draws a surrogate).
+ANY_TEXT = st.lists(
+    st.characters(exclude_categories=()) | st.sampled_from("\ud800\udfff\x00"), max_size=8
+).map("".join)
+RUN_TASK_BODIES = st.fixed_dictionaries(
+    {"task": st.text(min_size=1) | ANY_TEXT},
+    optional={
+        "llm_model": ANY_TEXT,
+        "max_agent_steps": st.integers(-5, 205),
+        "metadata": st.dictionaries(ANY_TEXT, ANY_TEXT, max_size=12),
+        "secrets": st.dictionaries(ANY_TEXT, ANY_TEXT, max_size=3),
+        "allowed_domains": st.lists(ANY_TEXT, max_size=3),
+        "extra": ANY_TEXT,
+    },
+)
+
+
+def raw_json(body: object) -> bytes:
+    """``body`` as JSON text; a lone surrogate goes on the wire as its ``\\ud800`` escape."""
+    return json.dumps(body).encode("ascii")
+
+
+def readable(http: httpx.Client, task_id: str) -> dict[str, Any]:
+    """The task's view, after checking its view, history and the task list all answer 200."""
+    for url in (f"/emulator/v1/task/{task_id}/history", "/api/v1/tasks?limit=100"):
+        assert http.get(url).status_code == 200
+    response = http.get(f"/api/v1/task/{task_id}")
+    assert response.status_code == 200, response.text
+    view: dict[str, Any] = response.json()
+    return view
+
+
+class TestUnencodableStrings:
+    @pytest.mark.parametrize("body", UNENCODABLE.values(), ids=UNENCODABLE.keys())
+    def test_refused_with_a_422(self, http: httpx.Client, victim: str, body: object) -> None:
+        """A string UTF-8 cannot encode, in any field of run-task, is a 422 and stores nothing."""
+        before = snapshot(http, victim)
+        response = http.post(
+            "/api/v1/run-task", content=raw_json(body), headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert error["type"] == "value_error.string_unicode"
+        assert snapshot(http, victim) == before
+
+    def test_no_body_makes_a_task_that_answers_500(self, tmp_path: Path) -> None:
+        """Any run-task body is 200 or 422; a new task reads back exactly, after a restart too."""
+        db = tmp_path / "tasks.sqlite3"
+        created: dict[str, dict[str, Any]] = {}
+        with LiveServer.start(db, api_keys=["k"]) as server, server.client("k") as http:
+
+            @given(body=RUN_TASK_BODIES)
+            @settings(max_examples=60, deadline=None)
+            def any_body(body: dict[str, Any]) -> None:
+                response = http.post(
+                    "/api/v1/run-task",
+                    content=raw_json(body),
+                    headers={"Content-Type": "application/json"},
+                )
+                assert response.status_code in (200, 422), response.text
+                if response.status_code == 200:
+                    task_id = response.json()["id"]
+                    created[task_id] = body
+                    view = readable(http, task_id)
+                    assert view["task"] == body["task"]
+                    assert view["metadata"] == body.get("metadata", {})
+                    assert view["llm_model"] == body.get("llm_model", "gpt-4o")
+
+            any_body()
+        assert created, "the strategy produced no valid body at all"
+        with LiveServer.start(db, api_keys=["k"]) as server, server.client("k") as http:
+            for task_id, body in created.items():
+                assert readable(http, task_id)["task"] == body["task"]
+
+    def test_a_task_stored_before_the_fix_still_answers(self, tmp_path: Path) -> None:
+        """A lone surrogate an earlier release stored (in metadata) reads back, never a 500."""
+        db = tmp_path / "tasks.sqlite3"
+        with SQLiteEmulatorStore(db) as store:
+            task = Task("task_old")
+            task.start()
+            owner = key_fingerprint("k")
+            store.add(StoredTask(task, owner=owner, text="t", metadata={"k": "a\ud800b"}))
+        with LiveServer.start(db, api_keys=["k"]) as server, server.client("k") as http:
+            assert readable(http, "task_old")["metadata"] == {"k": "a\ud800b"}

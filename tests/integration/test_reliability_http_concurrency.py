@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -64,7 +65,12 @@ def check_chain(body: dict[str, Any]) -> None:
 
 
 class TestConcurrentClients:
-    def test_every_200_is_one_record(self, live_server: LiveServer, api_key: str) -> None:
+    def test_every_200_is_one_record(
+        self,
+        live_server: LiveServer,
+        api_key: str,
+        record_property: Callable[[str, object], None],
+    ) -> None:
         """50 clients x 40 conflicting requests: no 500, complete histories, 200s == records."""
         with live_server.client(api_key) as http:
             task_ids = [
@@ -106,7 +112,8 @@ class TestConcurrentClients:
                 assert recorded["stop"] <= ok[task_id, "stop"]
         assert codes[200] > CLIENTS  # the run really applied transitions, not only refusals
         acked = sum(n for (_, action), n in ok.items() if action in {"pause", "resume"})
-        print(
-            f"\nhttp concurrency: requests={len(answered)} codes={dict(codes)} "
-            f"pause/resume 200s={acked} records={records} (incl. {TASKS} start records)"
-        )
+        record_property(
+            "http concurrency",
+            {"requests": len(answered), "codes": {str(c): n for c, n in sorted(codes.items())},
+             "pause/resume 200s": acked, "records": records, "start records": TASKS},
+        )  # fmt: skip

@@ -16,7 +16,7 @@ Hypothesis's ``@given`` instead.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,14 @@ def schema_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
     db: Path = tmp_path_factory.mktemp("schema") / "tasks.sqlite3"
     with LiveServer.start(db, api_keys=[KEY], max_body_bytes=64 * 1024) as server:
         yield server
-    print(f"\nschemathesis: {sum(SENT.values())} requests, statuses {dict(sorted(SENT.items()))}")
+
+
+@pytest.fixture(autouse=True)
+def _figures(record_property: Callable[[str, object], None]) -> Iterator[None]:
+    """Attach the statuses the test's requests got to its report (bench reads them)."""
+    SENT.clear()
+    yield
+    record_property("statuses", {str(code): n for code, n in sorted(SENT.items())})
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -194,12 +194,19 @@ STATS: Counter[str] = Counter()
 
 @pytest.fixture(autouse=True, scope="module")
 def _shared_server() -> Iterator[None]:
-    """Stop the sequences' shared server when the module is done; print the figures."""
+    """Stop the sequences' shared server when the module is done."""
     yield
     if "server" in SHARED:
         SHARED.pop("server").stop()
         shutil.rmtree(SHARED.pop("folder"), ignore_errors=True)
-    print(f"\nserver model: {dict(STATS)}")
+
+
+@pytest.fixture(autouse=True)
+def _figures(record_property: Callable[[str, object], None]) -> Iterator[None]:
+    """Attach what the sequences did to the test's report (bench/reliability_server.py reads it)."""
+    STATS.clear()
+    yield
+    record_property("server model", dict(STATS))
 
 
 ServerModel.TestCase.settings = settings(

@@ -9,7 +9,10 @@ import httpx
 import pytest
 
 from tasklife import LIFECYCLE, Action, CannotResumeStoppedTask, InvalidTransition, TaskStatus
+from tasklife.server.app import PUBLIC_PATHS
 from tasklife.server.testing import LiveServer
+
+from .conftest import Operation
 
 NewTask = Callable[..., str]
 
@@ -242,6 +245,7 @@ ENDPOINTS = [
     ("POST", "/emulator/v1/task/task_x/fail"),
     ("GET", "/emulator/v1/task/task_x/history"),
 ]
+FAMILIES = [ENDPOINTS[i] for i in (0, 3, 4, 5, 7, 8, 11)]  # one endpoint of each kind
 BAD_AUTH = {
     "missing": None,
     "blank-bearer": "Bearer",
@@ -254,12 +258,38 @@ BAD_AUTH = {
 
 
 class TestAuth:
-    @pytest.mark.parametrize(("method", "path"), ENDPOINTS, ids=[f"{m} {p}" for m, p in ENDPOINTS])
-    @pytest.mark.parametrize("header", BAD_AUTH.values(), ids=BAD_AUTH.keys())
-    def test_bad_key_is_401(
-        self, shared_server: LiveServer, api_key: str, method: str, path: str, header: str | None
+    def test_every_route_needs_a_key(
+        self, shared_server: LiveServer, operations: list[Operation]
     ) -> None:
-        """Every endpoint but ping answers 401 to a missing, blank or wrong bearer key."""
+        """Every operation the schema lists answers 401 without a key, but the public ones."""
+        assert len(operations) >= len(ENDPOINTS) - 1  # (pause-task is listed twice above)
+        with shared_server.client(None) as http:
+            for method, path, _ in operations:
+                url = path.replace("{task_id}", "task_x")
+                response = http.request(method, url, params={"task_id": "task_x"})
+                assert response.status_code == (200 if path in PUBLIC_PATHS else 401), url
+                if response.status_code == 401:
+                    assert response.json() == {"detail": "Missing or invalid API key"}
+                    assert response.headers["www-authenticate"] == "Bearer"
+
+    @pytest.mark.parametrize(
+        ("header", "endpoint"),
+        list(zip(BAD_AUTH.values(), FAMILIES, strict=True)),
+        ids=[f"{name}-{m} {p}" for name, (m, p) in zip(BAD_AUTH, FAMILIES, strict=True)],
+    )
+    def test_bad_key_is_401(
+        self,
+        shared_server: LiveServer,
+        api_key: str,
+        header: str | None,
+        endpoint: tuple[str, str],
+    ) -> None:
+        """Each kind of bad bearer header, each on another endpoint family, answers 401.
+
+        Every header shape on every route is the guard's property (tests/unit/test_server_guard.py);
+        that every route is behind the guard is test_every_route_needs_a_key.
+        """
+        method, path = endpoint
         value = None if header is None else header.format(key=api_key, key_prefix=api_key[:-1])
         headers = {} if value is None else {"Authorization": value}
         with shared_server.client(None) as http:
