@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import domain, scaling, server, transport
+from bench import domain, scaling, server, store, transport, webhooks
 from bench.report import Section, load_average, render
 
 AREAS: dict[str, Callable[..., Section]] = {
@@ -16,6 +16,8 @@ AREAS: dict[str, Callable[..., Section]] = {
     "scaling": scaling.run,
     "transport": transport.run,
     "server": server.run,
+    "store": store.run,
+    "webhooks": webhooks.run,
 }
 OUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 

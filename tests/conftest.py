@@ -69,3 +69,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+from store_kit import postgres_server  # noqa: E402, F401 - the PostgreSQL fixture, for every test

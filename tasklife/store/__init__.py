@@ -1,20 +1,22 @@
-"""Where tasks live between requests: the local server's ``EmulatorStore`` and its SQLite adapter.
+"""Task stores for any backend: the store port, a unit of work, and a transactional change feed.
 
-``import tasklife`` never imports this package (it loads ``sqlite3``). The emulator store keeps
-each task's full ``tasklife.Task`` (status, steps, every ``TransitionRecord``) together with the
-Browser Use v1 fields the domain core does not hold (the task text, output, metadata, ...),
-wrapped in a ``StoredTask``. Saves are optimistic: a save based on a stale revision raises
-``StoreConflict`` and changes nothing.
+``import tasklife`` never imports this package. The port (``TaskStore`` and its transactions,
+``AsyncTaskStore`` for asyncio) keeps each task as its ``to_dict()`` JSON with a concurrency
+token (``Loaded.token``); ``transact`` / ``async_transact`` load, act, save and retry; every
+committed record lands in the change feed (``changes``, ``consume``, ``watch``, ``prune``).
+Adapters: ``SQLiteTaskStore`` here, and ``PostgresTaskStore`` / ``AsyncPostgresTaskStore`` on
+psycopg 3 (the ``postgres`` extra; imported only when first named).
 
-Errors added under ``TaskLifeError``::
+The local server still keeps its own emulator data in ``EmulatorStore`` /
+``SQLiteEmulatorStore`` (``StoredTask``), until it moves onto the port.
 
-    TaskLifeError
-    └── StoreError                      the store could not do what was asked
-        ├── StoreConflict (TaskConflict)  a save based on a stale revision; nothing was written
-        └── StoreCorruption             a stored row does not describe a valid task
+The store's errors (``StoreError`` and below) are drawn in ``tasklife.store.errors``.
 """
 
-from tasklife.store.base import StoreConflict, StoreCorruption, StoreError
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from tasklife.store.emulator import (
     EmulatorPage,
     EmulatorStore,
@@ -22,14 +24,68 @@ from tasklife.store.emulator import (
     SQLiteEmulatorStore,
     StoredTask,
 )
+from tasklife.store.errors import (
+    StoreConflict,
+    StoreCorruption,
+    StoreError,
+    TaskNotStored,
+    TooManyConflicts,
+)
+from tasklife.store.port import (
+    AsyncTaskStore,
+    AsyncTransaction,
+    AsyncWatch,
+    Change,
+    ChangeKind,
+    Loaded,
+    Outcome,
+    TaskStore,
+    Transaction,
+    Watch,
+)
+from tasklife.store.sqlite import SQLiteTaskStore
+from tasklife.store.unit_of_work import DEFAULT_ATTEMPTS, async_transact, transact
+
+if TYPE_CHECKING:
+    from tasklife.store.postgres import AsyncPostgresTaskStore, PostgresTaskStore
+
+_POSTGRES = frozenset({"AsyncPostgresTaskStore", "PostgresTaskStore"})
+
+
+def __getattr__(name: str) -> Any:
+    """The PostgreSQL adapters, imported on first use (they need the ``postgres`` extra)."""
+    if name not in _POSTGRES:
+        raise AttributeError(f"module 'tasklife.store' has no attribute {name!r}")
+    from tasklife.store import postgres  # noqa: PLC0415 - psycopg only when asked for
+
+    return getattr(postgres, name)
+
 
 __all__ = [
+    "DEFAULT_ATTEMPTS",
+    "AsyncPostgresTaskStore",
+    "AsyncTaskStore",
+    "AsyncTransaction",
+    "AsyncWatch",
+    "Change",
+    "ChangeKind",
     "EmulatorPage",
     "EmulatorStore",
     "EmulatorSummary",
+    "Loaded",
+    "Outcome",
+    "PostgresTaskStore",
     "SQLiteEmulatorStore",
+    "SQLiteTaskStore",
     "StoreConflict",
     "StoreCorruption",
     "StoreError",
     "StoredTask",
+    "TaskNotStored",
+    "TaskStore",
+    "TooManyConflicts",
+    "Transaction",
+    "Watch",
+    "async_transact",
+    "transact",
 ]

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from os import PathLike
 from typing import Any, Final, Protocol, Self, runtime_checkable
@@ -34,8 +33,9 @@ import attrs
 
 from tasklife.errors import InvalidTaskData
 from tasklife.lifecycle import TaskStatus
-from tasklife.store.base import StoreConflict, StoreCorruption, StoreError, checked_id
-from tasklife.task import SCHEMA_VERSION, Task, utc_now
+from tasklife.store.connections import SQLiteConnections
+from tasklife.store.errors import StoreConflict, StoreCorruption, StoreError
+from tasklife.task import SCHEMA_VERSION, Task, check_id, utc_now
 
 __all__ = [
     "MIGRATIONS",
@@ -242,26 +242,15 @@ class SQLiteEmulatorStore:
 
     def __init__(self, path: str | PathLike[str], *, timeout: float = 10.0) -> None:
         self._path = str(path)
-        self._timeout = timeout
-        self._closed = False
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._registry = threading.Lock()
-        # A file gets a connection per thread and SQLite does the locking; an in-memory
-        # database exists only in its one connection, which a lock then guards.
-        self._memory = self._path == ":memory:"
-        self._lock: AbstractContextManager[object] = (
-            threading.Lock() if self._memory else nullcontext()
-        )
-        self._shared: sqlite3.Connection | None = None
         try:
-            db = self._connect()
-            if self._memory:
-                self._shared = db
+            self._connections = SQLiteConnections(self._path, timeout)
+            self._lock = self._connections.lock
+            db = self._db
             db.execute("PRAGMA journal_mode = WAL")
             self._migrate(db)
         except sqlite3.Error as error:
-            self.close()
+            if hasattr(self, "_connections"):
+                self.close()
             raise StoreError(f"cannot open the task store at {self._path!r}: {error}") from None
 
     def __repr__(self) -> str:
@@ -345,7 +334,7 @@ class SQLiteEmulatorStore:
 
     def get(self, task_id: str, owner: str | None = None) -> StoredTask | None:
         """The task with its full history, or None when missing or not ``owner``'s."""
-        task_id = checked_id(task_id)
+        task_id = check_id(task_id, "task_id")
         with self._snapshot() as db:
             row = self._task_row(db, task_id, owner)
             if row is None:
@@ -355,14 +344,14 @@ class SQLiteEmulatorStore:
 
     def revision(self, task_id: str, owner: str | None = None) -> int | None:
         """The stored revision of a task, or None when missing or not ``owner``'s."""
-        task_id = checked_id(task_id)
+        task_id = check_id(task_id, "task_id")
         with self._lock:
             self._check_open()
             return self._revision(self._db, task_id, owner)
 
     def status(self, task_id: str, owner: str | None = None) -> TaskStatus | None:
         """The stored status of a task, or None when missing or not ``owner``'s."""
-        task_id = checked_id(task_id)
+        task_id = check_id(task_id, "task_id")
         with self._lock:
             self._check_open()
             if owner is None:
@@ -414,11 +403,7 @@ class SQLiteEmulatorStore:
 
     def close(self) -> None:
         """Close every connection (idempotent); the store must not be in use meanwhile."""
-        with self._registry:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for db in connections:
-            db.close()
+        self._connections.close()
 
     def __enter__(self) -> Self:
         return self
@@ -431,32 +416,10 @@ class SQLiteEmulatorStore:
     @property
     def _db(self) -> sqlite3.Connection:
         """This thread's connection (the shared one for an in-memory database)."""
-        if self._shared is not None:
-            return self._shared
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        return self._connect() if db is None else db
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(
-            self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-        )
-        try:
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error:
-            db.close()
-            raise
-        with self._registry:
-            if self._closed:
-                db.close()
-                raise StoreError(f"the task store at {self._path!r} is closed")
-            self._connections.append(db)
-        self._local.db = db
-        return db
+        return self._connections.get()
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise StoreError(f"the task store at {self._path!r} is closed")
+        self._connections.get()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -16,6 +16,7 @@ DOMAIN = {"tasklife", "tasklife.lifecycle", "tasklife.task", "tasklife.errors", 
 ALLOWED = {
     "domain": set[str](),
     "tasklife.v1": {"tasklife.v1"},
+    "tasklife.webhooks": {"tasklife.webhooks", "tasklife.v1"},
     "tasklife.transports": {"tasklife.transports", "tasklife.v1"},
     "tasklife.store": {"tasklife.store"},
     "tasklife.service": {"tasklife.v1", "tasklife.store", "tasklife.service"},

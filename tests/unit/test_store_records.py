@@ -60,10 +60,10 @@ class TestStoreErrors:
         assert issubclass(StoreError, TaskLifeError)
 
     def test_conflict_message_says_what_to_do(self) -> None:
-        """The conflict message names both revisions and says to load again."""
+        """The conflict message names both tokens and says to load again."""
         message = str(StoreConflict("task_1", 2, 5))
-        assert "revision 2" in message
-        assert "revision 5" in message
+        assert "token 2" in message
+        assert "token 5" in message
         assert "load it again" in message
 
     def test_conflict_on_missing_task(self) -> None:

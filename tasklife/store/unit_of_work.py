@@ -1,0 +1,136 @@
+"""``transact``: load a task, act on it, save it, and retry when another writer got there first.
+
+>>> from tasklife import Task
+>>> from tasklife.store import SQLiteTaskStore, transact
+>>> with SQLiteTaskStore(":memory:") as store:
+...     with store.transaction() as tx:
+...         _ = tx.add(Task("task_1"))
+...     outcome = transact(store, "task_1", lambda task: task.start())
+...     outcome.result, outcome.changed, outcome.loaded.token, outcome.loaded.task.status.value
+(True, True, 2, 'running')
+
+Given a store, each attempt is one transaction of the store's own: load, ``act``, save (only if
+``act`` changed the task), commit. A ``StoreConflict`` (another writer saved the task between
+this attempt's load and save) rolls the attempt back and starts a fresh one, up to
+``attempts`` in all; then ``TooManyConflicts``. ``act`` may therefore run more than once, each
+time on a freshly loaded task: let it act on the task and nothing else.
+
+Given a transaction instead (``store.transaction()``, or an adapter's ``join`` of the caller's
+own connection), there is one attempt and no retry: a ``StoreConflict`` means the caller's
+whole transaction is stale, so it is the caller's transaction that must be rolled back and run
+again, and the conflict is raised for that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final, TypeVar, cast
+
+from tasklife.errors import InvalidArgument
+from tasklife.store.errors import StoreConflict, TooManyConflicts
+from tasklife.store.port import (
+    AsyncTaskStore,
+    AsyncTransaction,
+    Outcome,
+    TaskStore,
+    Transaction,
+)
+from tasklife.task import Task
+
+__all__ = ["DEFAULT_ATTEMPTS", "async_transact", "transact"]
+
+T = TypeVar("T")
+DEFAULT_ATTEMPTS: Final = 8
+"""How many times ``transact`` loads and tries by default before ``TooManyConflicts``."""
+
+
+def transact(
+    target: TaskStore | Transaction,
+    task_id: str,
+    act: Callable[[Task], T],
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+) -> Outcome[T]:
+    """Load ``task_id``, call ``act(task)``, save what it changed; retried on conflict.
+
+    Returns an ``Outcome``: ``act``'s result, whether anything was written, the task as stored
+    afterwards. Raises what ``act`` raises (nothing is written), ``TaskNotStored``, and
+    ``TooManyConflicts`` after ``attempts`` lost races (``StoreConflict`` at once when
+    ``target`` is a transaction: see the module).
+    """
+    retry = _Retry(task_id, attempts)
+    if not _is_store(target):
+        return _once(cast("Transaction", target), task_id, act, 1)
+    target = cast("TaskStore", target)
+    while True:
+        try:
+            with target.transaction() as tx:
+                return _once(tx, task_id, act, retry.next())
+        except StoreConflict as conflict:
+            retry.lost(conflict)
+
+
+async def async_transact(
+    target: AsyncTaskStore | AsyncTransaction,
+    task_id: str,
+    act: Callable[[Task], T],
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+) -> Outcome[T]:
+    """``transact`` for an ``AsyncTaskStore`` or an ``AsyncTransaction``."""
+    retry = _Retry(task_id, attempts)
+    if not _is_store(target):
+        return await _async_once(cast("AsyncTransaction", target), task_id, act, 1)
+    target = cast("AsyncTaskStore", target)
+    while True:
+        try:
+            async with target.transaction() as tx:
+                return await _async_once(tx, task_id, act, retry.next())
+        except StoreConflict as conflict:
+            retry.lost(conflict)
+
+
+def _is_store(target: object) -> bool:
+    """A store opens transactions; a transaction does not (cheaper than a Protocol check)."""
+    return callable(getattr(target, "transaction", None))
+
+
+def _once(tx: Transaction, task_id: str, act: Callable[[Task], T], attempt: int) -> Outcome[T]:
+    loaded = tx.load(task_id)
+    result = act(loaded.task)
+    if not loaded.changed:
+        return Outcome(result, False, loaded, attempt)
+    return Outcome(result, True, tx.save(loaded), attempt)
+
+
+async def _async_once(
+    tx: AsyncTransaction, task_id: str, act: Callable[[Task], T], attempt: int
+) -> Outcome[T]:
+    loaded = await tx.load(task_id)
+    result = act(loaded.task)
+    if not loaded.changed:
+        return Outcome(result, False, loaded, attempt)
+    return Outcome(result, True, await tx.save(loaded), attempt)
+
+
+class _Retry:
+    """The retry decisions, shared by both faces: count attempts, give up after the last."""
+
+    def __init__(self, task_id: str, attempts: int) -> None:
+        if type(attempts) is not int or attempts < 1:
+            raise InvalidArgument("attempts", f"must be a positive integer, not {attempts!r}")
+        self._task_id = task_id
+        self._limit = attempts
+        self._made = 0
+
+    def next(self) -> int:
+        """The number of the attempt about to be made."""
+        self._made += 1
+        return self._made
+
+    def lost(self, conflict: StoreConflict) -> None:
+        """An attempt lost to another writer: return to try again, or raise after the last."""
+        if self._made >= self._limit:
+            raise TooManyConflicts(
+                self._task_id, conflict.expected, conflict.actual, self._made
+            ) from conflict
