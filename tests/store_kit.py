@@ -19,6 +19,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -134,7 +135,10 @@ class Kit:
         """The store's own transaction (a context manager yielding a Transaction)."""
         return self.store.transaction()
 
-    def changes(self, after: str | None = None, limit: int = 100) -> list[Change]:
+    def changes(
+        self, after: str | None = None, limit: int = 100, *, settle: bool = True
+    ) -> list[Change]:
+        """The feed; ``settle`` first waits for transactions begun before now (PostgreSQL)."""
         return list(self.store.changes(after, limit))
 
     def prune(self, older_than: timedelta) -> int:
@@ -191,6 +195,25 @@ class SQLiteKit(Kit):
             db.close()
 
 
+def await_feed_horizon(dsn: str, deadline: float = 60.0) -> None:
+    """Wait until every transaction that began before now has ended, so the feed shows them.
+
+    The feed is read below the snapshot's ``xmin``, which any writing transaction on the
+    server holds back, in any database: tests share their PostgreSQL with other test runs,
+    so a test that reads the feed right after a commit first waits for that horizon (a
+    condition polled with a deadline, not a fixed sleep).
+    """
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        mark = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+        assert mark is not None
+        query = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint > %s"
+        give_up = time.monotonic() + deadline
+        pause = threading.Event()
+        while conn.execute(query, (mark[0],)).fetchone() != (True,):
+            assert time.monotonic() < give_up, "a transaction on the server stayed open"
+            pause.wait(0.01)
+
+
 class PostgresKit(Kit):
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
@@ -201,6 +224,13 @@ class PostgresKit(Kit):
     @property
     def table(self) -> str:
         return f'"{self.spec.namespace}".backend_rows'
+
+    def changes(
+        self, after: str | None = None, limit: int = 100, *, settle: bool = True
+    ) -> list[Change]:
+        if settle:
+            await_feed_horizon(self.spec.target)
+        return super().changes(after, limit)
 
     @contextmanager
     def caller_transaction(self, commit: bool = True) -> Iterator[tuple[Any, Sql]]:
@@ -244,7 +274,11 @@ class AsyncPostgresKit(PostgresKit):
         else:
             self.call(manager.__aexit__(None, None, None))
 
-    def changes(self, after: str | None = None, limit: int = 100) -> list[Change]:
+    def changes(
+        self, after: str | None = None, limit: int = 100, *, settle: bool = True
+    ) -> list[Change]:
+        if settle:
+            await_feed_horizon(self.spec.target)
         return list(self.call(self.store.changes(after, limit)))
 
     def prune(self, older_than: timedelta) -> int:

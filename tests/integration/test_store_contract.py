@@ -426,7 +426,7 @@ class TestFeed:
         with kit.caller_transaction() as (tx, _):
             assert [c.data["action"] for c in tx.consume("mailer", 10)] == ["pause"]
             assert tx.consume("mailer", 10) == []
-            assert tx.cursor("mailer") == kit.changes()[-1].cursor
+            assert tx.cursor("mailer") == kit.changes(settle=False)[-1].cursor
 
     def test_set_cursor_rewinds(self, kit: Kit) -> None:
         """A cursor set back to None replays the feed from its start."""
@@ -468,7 +468,7 @@ class TestFeed:
             loaded.task.pause()
             tx.save(loaded)
             rival.transact("task_b", lambda t: t.pause())
-            between = overlapping.changes(after=start)
+            between = overlapping.changes(after=start, settle=False)
         cursor = between[-1].cursor if between else start
         after = overlapping.changes(after=cursor)
         seen = [(c.task_id, c.data["action"]) for c in between + after]
