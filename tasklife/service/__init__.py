@@ -6,9 +6,19 @@ is a ``tasklife.Task`` action on a task loaded from the store and saved back, re
 fresh load when another writer got there first. ``Ticker`` drives the simulated execution.
 Nothing here imports FastAPI, Starlette, pydantic or uvicorn: ``tasklife.server`` is the HTTP
 entry point on top of it, and any other host (a worker, a test, another framework) can call
-the same use cases directly.
+the same use cases directly. ``WebhookSender`` delivers the store's change feed as signed
+Browser Use webhooks, at least once (``tasklife.service.sender``), from a queue kept in the
+store's database (``tasklife.service.deliveries``).
 """
 
+from tasklife.service.deliveries import DEFAULT_DELAYS, DeadLetter
+from tasklife.service.sender import (
+    DEFAULT_TIMEOUT,
+    MAX_ANSWER_BYTES,
+    Attempt,
+    WebhookSender,
+    checked_secret,
+)
 from tasklife.service.tasks import (
     DEFAULT_LLM_MODEL,
     DEFAULT_MAX_AGENT_STEPS,
@@ -22,13 +32,20 @@ from tasklife.service.tasks import (
 from tasklife.service.ticker import Ticker
 
 __all__ = [
+    "DEFAULT_DELAYS",
     "DEFAULT_LLM_MODEL",
     "DEFAULT_MAX_AGENT_STEPS",
+    "DEFAULT_TIMEOUT",
     "MAX_AGENT_STEPS_LIMIT",
+    "MAX_ANSWER_BYTES",
     "MAX_METADATA_PAIRS",
+    "Attempt",
+    "DeadLetter",
     "TaskNotFound",
     "TaskService",
     "Ticker",
+    "WebhookSender",
     "check_text",
+    "checked_secret",
     "new_task_id",
 ]

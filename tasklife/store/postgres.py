@@ -226,6 +226,11 @@ class _Configured(Generic[PoolT]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(schema={self._setup.sql.tables['schema']})"
 
+    @property
+    def sql(self) -> Sql:
+        """The store's statements and table names, for services keeping tables beside them."""
+        return self._setup.sql
+
     def _new_pool(self, conninfo: str) -> PoolT:
         raise NotImplementedError
 

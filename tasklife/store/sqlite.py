@@ -111,6 +111,11 @@ class SQLiteTaskStore(AbstractContextManager["SQLiteTaskStore"]):
     def __repr__(self) -> str:
         return f"SQLiteTaskStore(path={self._path!r})"
 
+    @property
+    def sql(self) -> Sql:
+        """The store's statements and table names, for services keeping tables beside them."""
+        return self._sql
+
     @contextmanager
     def transaction(self) -> Iterator[SQLTransaction]:
         """A write transaction of the store's own (``BEGIN IMMEDIATE``): committed when the
