@@ -230,7 +230,7 @@ class _Configured(Generic[PoolT]):
 
     @property
     def sql(self) -> Sql:
-        """The store's statements and table names (for tables kept beside the store's)."""
+        """The store's statements and table names, for services keeping tables beside them."""
         return self._setup.sql
 
     def _new_pool(self, conninfo: str) -> PoolT:

@@ -115,7 +115,7 @@ class SQLiteTaskStore(AbstractContextManager["SQLiteTaskStore"]):
 
     @property
     def sql(self) -> Sql:
-        """The store's statements and table names (for tables kept beside the store's)."""
+        """The store's statements and table names, for services keeping tables beside them."""
         return self._sql
 
     @contextmanager
