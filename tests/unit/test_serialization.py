@@ -50,6 +50,7 @@ class TestToDict:
         assert data["history"][0] == {
             "seq": 1, "action": "start", "source": "created", "dest": "running",
             "at": data["history"][0]["at"], "origin": "remote", "reason": None,
+            "remote_at": None, "ref": None, "inferred": False,
         }  # fmt: skip
         assert data["history"][0]["at"].endswith("+00:00")
 
