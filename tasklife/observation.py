@@ -88,7 +88,12 @@ def check_ref(value: object, field: str = "ref") -> str | None:
 def check_steps(value: object, field: str = "steps") -> int:
     """``value`` if it is a step count: an ``int`` from 0 to ``MAX_STEPS``."""
     if type(value) is not int or not 0 <= value <= MAX_STEPS:
-        shown = repr(value) if type(value) is not int else f"{value:.3g}"
+        if type(value) is not int:
+            shown = type(value).__name__
+        elif -MAX_STEPS <= value <= 10 * MAX_STEPS:
+            shown = str(value)
+        else:
+            shown = f"an integer of {value.bit_length()} bits"
         raise InvalidTaskData(field, f"must be an integer from 0 to {MAX_STEPS}, not {shown}")
     return value
 
@@ -164,11 +169,12 @@ def classify(
     for record in history:
         if ref is not None and record.ref == ref:
             return _DUPLICATE
+        if record.inferred:  # its time is when it was deduced, not when the remote moved
+            continue
         when = record.at if record.remote_at is None else record.remote_at
         if record.dest is seen and (reached is None or when > reached):
             reached = when
-        if not record.inferred and when > latest:
-            latest = when
+        latest = max(latest, when)
     if seen is status:
         more = observation.steps is not None and observation.steps > steps
         return Verdict(ObservationOutcome.APPLIED) if more else _DUPLICATE

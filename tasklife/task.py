@@ -329,7 +329,8 @@ class Task:
         - ``DUPLICATE``: the observation's ``ref`` is already in the history, or the task is
           already in that status (unless the observation brings a higher step count:
           ``APPLIED``, with no record), or it reached that status at or after the
-          observation's time (a record's ``remote_at``, else its ``at``). Nothing changes.
+          observation's time (a record's ``remote_at``, else its ``at``; inferred records
+          do not count: when the remote made them is unknown). Nothing changes.
         - ``APPLIED`` for a forward move (from ``created`` to anything, from running or
           paused to a terminal status): the table's shortest path is applied with origin
           ``remote``; the records for statuses the remote was not seen in are ``inferred``,
