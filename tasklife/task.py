@@ -491,8 +491,8 @@ class Task:
         An older layout (``schema_version`` below ``SCHEMA_VERSION``) is first brought up to
         date through the steps registered in ``UPGRADES``.
         """
-        if isinstance(data, Mapping):
-            data = _upgrade(data)
+        if type(data) is not dict or data.get("schema_version") != SCHEMA_VERSION:
+            data = _upgrade(data) if isinstance(data, Mapping) else data
         if type(data) is dict:
             task = _load_plain(cls, data, clock)
             if task is not None:
