@@ -492,13 +492,13 @@ class Task:
         date through the steps registered in ``UPGRADES``.
         """
         if type(data) is not dict or data.get("schema_version") != SCHEMA_VERSION:
-            data = _upgrade(data) if isinstance(data, Mapping) else data
+            if not isinstance(data, Mapping):
+                raise InvalidTaskData("$", f"must be a mapping, not {type(data).__name__}")
+            data = _upgrade(data)
         if type(data) is dict:
             task = _load_plain(cls, data, clock)
             if task is not None:
                 return task
-        if not isinstance(data, Mapping):
-            raise InvalidTaskData("$", f"must be a mapping, not {type(data).__name__}")
         if _field(data, "schema_version", int, "") != SCHEMA_VERSION:
             raise InvalidTaskData("schema_version", f"must be {SCHEMA_VERSION}")
         task_id = check_id(_field(data, "id", str, ""))
