@@ -471,6 +471,12 @@ class Task:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict that ``Task.from_dict`` turns back into an equal task."""
         with self._lock:
+            return {**self.head(), "history": [r.to_dict() for r in self._history]}
+
+    def head(self) -> dict[str, Any]:
+        """``to_dict()`` without ``history``: what a store keeps beside the records, in time
+        that does not grow with the history."""
+        with self._lock:
             return {
                 "schema_version": SCHEMA_VERSION,
                 "id": self.id,
@@ -478,7 +484,6 @@ class Task:
                 "version": len(self._history),
                 "steps": self.steps,
                 "created_at": self.created_at.isoformat(),
-                "history": [r.to_dict() for r in self._history],
             }
 
     @classmethod
