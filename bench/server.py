@@ -31,13 +31,16 @@ REPLICAS = 3
 TARGET_RATIO = 0.5
 
 CHOICES = """\
-Choices in `tasklife/server/` made on measurements of this benchmark (figures from the runs
-that made them; the tables above are measured afresh):
+Choices in `tasklife/server/` and `tasklife/service/` made on measurements of this benchmark
+(figures from the runs that made them; the tables above are measured afresh):
 
-- Endpoints are `async def` and call the service inline: 0.56x the bare app's throughput,
-  against 0.27x (p99 330 ms) with plain `def` endpoints run in Starlette's thread pool.
-  Answers that can be large (a task view, a page of tasks, a history) are the exception: they
-  are built and encoded off the event loop (RELIABILITY.md, claims).
+- Group commit: every request is a work for the service's writer thread, which runs the works
+  waiting for it in one transaction and commits once (`tasklife.service.writer`); the writer
+  keeps the tasks it saved, so an action reads its task's token, not its history. Before, each
+  request ran inline on the event loop in a transaction of its own over a per-process cache of
+  tasks (which replicas cannot share): 0.44x the bare app on SQLite (run of 2026-11-29 03:20).
+- A save writes only what changed and encodes only the new records (`Task.head`), once each
+  for the records table and the feed.
 - Auth, the body limit and the access log are one pure ASGI layer (`RequestGuard`): moving
   auth out of a FastAPI `Depends` raised pause/resume throughput by about a tenth.
 - The access log line is queued and written by a listener thread: written inline it cost
