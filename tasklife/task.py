@@ -474,8 +474,8 @@ class Task:
             return {**self.head(), "history": [r.to_dict() for r in self._history]}
 
     def head(self) -> dict[str, Any]:
-        """``to_dict()`` without ``history``: what a store keeps beside the records, in time
-        that does not grow with the history."""
+        """``to_dict()`` without ``history``: what a store keeps beside the records (it reads
+        no record)."""
         with self._lock:
             return {
                 "schema_version": SCHEMA_VERSION,
