@@ -34,11 +34,15 @@ CHOICES = """\
 Choices in `tasklife/server/` and `tasklife/service/` made on measurements of this benchmark
 (figures from the runs that made them; the tables above are measured afresh):
 
-- Group commit: every request is a work for the service's writer thread, which runs the works
-  waiting for it in one transaction and commits once (`tasklife.service.writer`); the writer
-  keeps the tasks it saved, so an action reads its task's token, not its history. Before, each
-  request ran inline on the event loop in a transaction of its own over a per-process cache of
-  tasks (which replicas cannot share): 0.44x the bare app on SQLite (run of 2026-11-29 03:20).
+- Group commit: the requests that arrive together run in one transaction, committed once
+  (`tasklife.service.writer`); the service keeps the tasks it saved, so an action reads its
+  task's token, not its history. Before, each request ran inline on the event loop in a
+  transaction of its own over a per-process cache of tasks (which replicas cannot share):
+  0.44x the bare app on SQLite (run of 2026-11-29 03:20).
+- On SQLite the event loop runs each batch itself, once it has read the requests waiting:
+  handing the batches to a writer thread measured 0.37x (run of 2026-11-29 17:28: the two
+  threads contend for the GIL at every statement), against 0.57x inline in a quick run. On
+  PostgreSQL the batches run on the writer thread, so the loop never waits for a round trip.
 - A save writes only what changed and encodes only the new records (`Task.head`), once each
   for the records table and the feed.
 - Auth, the body limit and the access log are one pure ASGI layer (`RequestGuard`): moving

@@ -31,6 +31,8 @@ finish, fail) with origin ``remote``, mirroring the lifecycle table's "who" colu
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import secrets
 import threading
 from collections import OrderedDict
@@ -189,6 +191,7 @@ class TaskService:
         self._opened: Sql | None = None
         self._opening = threading.Lock()
         self._cache: OrderedDict[str, Loaded] = OrderedDict()
+        self._pending: list[tuple[Work[Any], str | None, asyncio.Future[Any]]] = []
         self._cache_size = cache_size
         self._writer = Writer(
             store,
@@ -441,7 +444,27 @@ class TaskService:
         return self._writer.submit(work, key).result()
 
     async def _await(self, work: Work[T], key: str | None = None) -> T:
-        return await asyncio.wrap_future(self._writer.submit(work, key))
+        """Run ``work`` for an event loop: on SQLite in a batch the loop runs itself (the
+        requests that arrived together, once the loop has read them), elsewhere (PostgreSQL,
+        whose round trips the loop must not wait for) on the writer thread."""
+        if self.store.sql.engine != "sqlite":
+            return await asyncio.wrap_future(self._writer.submit(work, key))
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
+        self._pending.append((work, key, waiter))
+        if len(self._pending) == 1:
+            loop.call_soon(self._flush, loop)
+        return await waiter
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run the works the loop gathered, in batches, and answer their waiters."""
+        pending, self._pending = self._pending, []
+        futures = self._writer.run_now([(work, key) for work, key, _ in pending])
+        for future, (_, _, waiter) in zip(futures, pending, strict=True):
+            if future.done():
+                _answer(future, waiter)
+            else:  # running again on the writer thread
+                future.add_done_callback(functools.partial(_answer_soon, loop, waiter))
 
     def _lock_rows(self, tx: SQLTransaction, ids: list[str]) -> None:
         tx.run_flow(tables.lock_rows(self._open(), ids))
@@ -553,6 +576,26 @@ class TaskService:
         excerpt = text if len(text) <= _EXCERPT else f"{text[:_EXCERPT]}…"
         steps = record.task.steps
         record.row.output = f"Simulated result after {steps} step(s) for the task: {excerpt}"
+
+
+def _answer_soon(
+    loop: asyncio.AbstractEventLoop,
+    waiter: asyncio.Future[Any],
+    done: concurrent.futures.Future[Any],
+) -> None:
+    """``_answer`` on the loop's thread (called on the writer thread)."""
+    loop.call_soon_threadsafe(_answer, done, waiter)
+
+
+def _answer(done: concurrent.futures.Future[Any], waiter: asyncio.Future[Any]) -> None:
+    """Hand a finished work's outcome to the coroutine waiting for it (unless it gave up)."""
+    if waiter.cancelled():
+        return
+    error = done.exception()
+    if error is None:
+        waiter.set_result(done.result())
+    else:
+        waiter.set_exception(error)
 
 
 def _note_terminal(record: ServiceTask) -> None:

@@ -1,4 +1,4 @@
-"""``Writer``: one thread per service that runs the service's work in shared transactions.
+"""``Writer``: runs the service's work in shared transactions, one batch at a time.
 
 Group commit. Every use case of ``TaskService`` is a *work*: a function of a store transaction.
 The writer takes the works waiting for it (up to ``batch``) and runs them one after the other
@@ -15,8 +15,10 @@ whole batch is rolled back: that work gets its exception (a conflict is tried ag
 in a new batch, from a fresh read (works are functions of the transaction: running one again
 is safe). Only a failing commit fails every work of its batch (nothing of it was written).
 
-The writer is also why the service may keep the tasks it wrote in memory (see
-``TaskService``): it is the only thread of the process that changes them.
+Batches run on the writer's thread (``submit``), or in the calling thread (``run_now``: an
+event loop that gathered the requests it read, where a thread handoff would cost more than
+the database); either way one batch at a time, so the service may keep the tasks it wrote in
+memory (see ``TaskService``): only the batch running changes them.
 """
 
 from __future__ import annotations
@@ -81,13 +83,30 @@ class Writer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._batching = threading.Lock()  # one batch at a time, whichever thread runs it
 
     def submit(
         self, run: Callable[[SQLTransaction], T], key: str | None = None
     ) -> concurrent.futures.Future[T]:
-        """Queue ``run`` (about the row ``key``, if it is about one); its future holds what it
-        returns once its transaction committed."""
+        """Queue ``run`` (about the row ``key``, if it is about one) for the writer thread; its
+        future holds what it returns once its transaction committed."""
         work: _Work[T] = _Work(run, key)
+        self._put(work)
+        return work.future
+
+    def run_now(
+        self, runs: list[tuple[Callable[[SQLTransaction], Any], str | None]]
+    ) -> list[concurrent.futures.Future[Any]]:
+        """Run ``runs`` as batches in the calling thread (an event loop's, where the database
+        answers faster than a thread handoff costs); their futures. A work that must run again
+        (see the module) is handed to the writer thread, so its future may not be done yet."""
+        works = [_Work(run, key) for run, key in runs]
+        for start in range(0, len(works), self._batch):
+            with self._batching:
+                self._run_batch(works[start : start + self._batch])
+        return [work.future for work in works]
+
+    def _put(self, work: _Work[Any]) -> None:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the service is closed")
@@ -97,7 +116,6 @@ class Writer:
                 )
                 self._thread.start()
             self._queue.put(work)
-        return work.future
 
     def close(self, timeout: float = 10.0) -> None:
         """Finish the queued works, then stop the thread (idempotent)."""
@@ -126,7 +144,8 @@ class Writer:
                     stop = True
                     break
                 works.append(more)
-            self._run_batch(works)
+            with self._batching:
+                self._run_batch(works)
             if stop:
                 return
 
@@ -153,7 +172,7 @@ class Writer:
                 if work is not unclean.work:
                     if work in ran:
                         work.attempts -= 1  # not its fault: it counts as not tried
-                    self._queue.put(work)
+                    self._put(work)
             return
         except BaseException as error:  # the commit failed: no work of the batch was written
             self._forget()
@@ -172,7 +191,7 @@ class Writer:
     def _settle(self, work: _Work[Any], error: Exception) -> None:
         """Answer a work whose exception rolled its batch back (a conflict runs again)."""
         if isinstance(error, StoreConflict) and work.attempts < self._attempts:
-            self._queue.put(work)  # again, in a later batch, from a fresh read
+            self._put(work)  # again, in a later batch, from a fresh read
         elif isinstance(error, StoreConflict):
             lost = TooManyConflicts(error.task_id, error.expected, error.actual, work.attempts)
             work.future.set_exception(lost)
