@@ -29,9 +29,9 @@ the pydantic-v1 shape ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``;
 The app is the HTTP entry point over ``tasklife.service.TaskService`` (the use cases), which
 knows nothing of HTTP. Endpoints are ``async def`` and await the service, which runs the
 requests that arrived together in one transaction (group commit: see
-``tasklife.service.writer``; on SQLite the event loop runs each batch itself). Answers that can be large (a task view, a page, a history) are
-built and encoded off the event loop, within a memory bound (``tasklife.server.answers``). The
-ticker runs in its own thread.
+``tasklife.service.writer``; on SQLite the event loop runs each batch itself). Answers that
+can be large (a task view, a page, a history) are built and encoded off the event loop, within
+a memory bound (``tasklife.server.answers``). The ticker runs in its own thread.
 """
 
 import hashlib
