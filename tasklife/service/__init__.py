@@ -7,8 +7,23 @@ fresh load when another writer got there first. ``Ticker`` drives the simulated 
 Nothing here imports FastAPI, Starlette, pydantic or uvicorn: ``tasklife.server`` is the HTTP
 entry point on top of it, and any other host (a worker, a test, another framework) can call
 the same use cases directly.
+
+``WebhookReceiver`` / ``AsyncWebhookReceiver`` apply verified webhook deliveries to the tasks of
+a ``tasklife.store`` store (``tasklife.server.webhook_router`` is their HTTP face).
 """
 
+from tasklife.service.receiver import (
+    AsyncRemoteReader,
+    AsyncUnknownTask,
+    AsyncWebhookReceiver,
+    Receipt,
+    RemoteReader,
+    UnknownTask,
+    WebhookReceiver,
+    async_attach_from,
+    attach_from,
+    ignore_unknown,
+)
 from tasklife.service.tasks import (
     DEFAULT_LLM_MODEL,
     DEFAULT_MAX_AGENT_STEPS,
@@ -26,9 +41,19 @@ __all__ = [
     "DEFAULT_MAX_AGENT_STEPS",
     "MAX_AGENT_STEPS_LIMIT",
     "MAX_METADATA_PAIRS",
+    "AsyncRemoteReader",
+    "AsyncUnknownTask",
+    "AsyncWebhookReceiver",
+    "Receipt",
+    "RemoteReader",
     "TaskNotFound",
     "TaskService",
     "Ticker",
+    "UnknownTask",
+    "WebhookReceiver",
+    "async_attach_from",
+    "attach_from",
     "check_text",
+    "ignore_unknown",
     "new_task_id",
 ]

@@ -19,7 +19,7 @@ ALLOWED = {
     "tasklife.webhooks": {"tasklife.webhooks", "tasklife.v1"},
     "tasklife.transports": {"tasklife.transports", "tasklife.v1"},
     "tasklife.store": {"tasklife.store"},
-    "tasklife.service": {"tasklife.v1", "tasklife.store", "tasklife.service"},
+    "tasklife.service": {"tasklife.v1", "tasklife.store", "tasklife.webhooks", "tasklife.service"},
     "tasklife.server": {
         "tasklife.v1",
         "tasklife.store",
