@@ -51,7 +51,8 @@ def webhook_router(
     receiver: WebhookReceiver | AsyncWebhookReceiver, *, path: str = DEFAULT_WEBHOOK_PATH
 ) -> APIRouter:
     """An ``APIRouter`` answering ``POST path`` with ``receiver`` (mount it on any app)."""
-    if not isinstance(receiver, WebhookReceiver | AsyncWebhookReceiver):
+    checked: object = receiver
+    if not isinstance(checked, WebhookReceiver | AsyncWebhookReceiver):
         raise InvalidArgument("receiver", "must be a WebhookReceiver or an AsyncWebhookReceiver")
     if not isinstance(path, str) or not path.startswith("/"):
         raise InvalidArgument("path", "must be a path starting with '/'")
