@@ -51,10 +51,10 @@ def webhook_router(
     receiver: WebhookReceiver | AsyncWebhookReceiver, *, path: str = DEFAULT_WEBHOOK_PATH
 ) -> APIRouter:
     """An ``APIRouter`` answering ``POST path`` with ``receiver`` (mount it on any app)."""
-    checked: object = receiver
-    if not isinstance(checked, WebhookReceiver | AsyncWebhookReceiver):
+    given: tuple[object, object] = (receiver, path)
+    if not isinstance(given[0], WebhookReceiver | AsyncWebhookReceiver):
         raise InvalidArgument("receiver", "must be a WebhookReceiver or an AsyncWebhookReceiver")
-    if not isinstance(path, str) or not path.startswith("/"):
+    if not isinstance(given[1], str) or not path.startswith("/"):
         raise InvalidArgument("path", "must be a path starting with '/'")
     router = APIRouter()
     limit = receiver.max_body_bytes
