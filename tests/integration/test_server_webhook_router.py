@@ -242,6 +242,24 @@ class TestNeverFiveHundred:
         assert SECRET not in answer.text
 
 
+def test_store_failure_is_503(tmp_path: Path) -> None:
+    """A store that cannot be written answers 503, so that the sender retries later."""
+    store = SQLiteTaskStore(tmp_path / "t.sqlite3")
+    app = FastAPI()
+    app.include_router(webhook_router(WebhookReceiver(store, SECRET)))
+    _ready(app)
+    store.close()
+    envelope = status_update_envelope("task_1", "finished", at=now())
+    with BackgroundServer(app, ready_path="/ready") as server:
+        answer = httpx.post(
+            f"{server.base_url}{DEFAULT_WEBHOOK_PATH}",
+            content=json.dumps(envelope),
+            headers=sign(envelope, SECRET, timestamp=now()),
+        )
+    assert answer.status_code == 503
+    assert "retry" in answer.json()["detail"]
+
+
 def test_router_arguments_are_typed(tmp_path: Path) -> None:
     """A router needs a receiver and a path starting with '/'."""
     from tasklife.errors import InvalidArgument  # noqa: PLC0415

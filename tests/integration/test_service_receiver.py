@@ -265,6 +265,31 @@ class TestUnknownTasks:
         assert (receipt.outcome, receipt.attached) == (APPLIED, True)
         assert rx.stored(task_id).task.status is TaskStatus.PAUSED
 
+    def test_task_attached_meanwhile_is_observed(self, make: Callable[..., Receiving]) -> None:
+        """If another delivery stored the task while the hook ran, the event applies to it."""
+        holder: list[Receiving] = []
+
+        def racing_hook(event: StatusUpdateEvent) -> Any:
+            rx = holder[0]
+            first = Task(event.task_id)
+            first.apply(Action.START, origin="remote")  # another delivery got there first
+            if not isinstance(rx.kit, AsyncPostgresKit):
+                rx.add(first)
+                return Task(event.task_id)
+
+            async def attach() -> Task:  # on the kit's loop: the store's own coroutines
+                async with rx.kit.store.transaction() as tx:
+                    await tx.add(first)
+                return Task(event.task_id)
+
+            return attach()
+
+        rx = make(unknown_task=racing_hook)
+        holder.append(rx)
+        receipt = rx.deliver(rx.event("task_1", "finished"))
+        assert (receipt.outcome, receipt.attached) == (APPLIED, True)
+        assert statuses(rx.stored("task_1")) == ["running", "finished"]
+
     def test_hook_returning_another_task_is_refused(self, make: Callable[..., Receiving]) -> None:
         """A hook that returns a task with another id is a typed error, nothing stored."""
         rx = make(unknown_task=lambda event: Task("task_other"))
