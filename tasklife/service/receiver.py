@@ -88,6 +88,8 @@ __all__ = [
 
 T = TypeVar("T")
 StoreT = TypeVar("StoreT")
+HookT = TypeVar("HookT")
+RemoteT = TypeVar("RemoteT")
 _NO_SKEW: Final = timedelta(0)
 
 
@@ -310,34 +312,40 @@ def _check_secret(secret: object) -> str | tuple[str, ...]:
     return secret if isinstance(secret, str) else tuple(secrets)  # type: ignore[arg-type]
 
 
-class _Receiver(Generic[StoreT]):
-    """The settings both receivers hold and check alike."""
+class _Receiver(Generic[StoreT, HookT, RemoteT]):
+    """What both receivers hold and check alike (the options: see ``WebhookReceiver``)."""
 
     def __init__(
         self,
         store: StoreT,
         secret: str | Sequence[str],
         *,
-        tolerance: float | None,
-        skew: object,
-        refresh: object | None,
-        clock: Clock | None,
-        attempts: int,
-        max_body_bytes: int,
+        tolerance: float | None = DEFAULT_TOLERANCE,
+        skew: timedelta = DEFAULT_SKEW,
+        unknown_task: HookT | None = None,
+        refresh: RemoteT | None = None,
+        clock: Clock | None = None,
+        attempts: int = DEFAULT_ATTEMPTS,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
-        if not isinstance(skew, timedelta) or skew < _NO_SKEW:
+        given: dict[str, object] = {"skew": skew, "attempts": attempts, "bytes": max_body_bytes}
+        if not isinstance(given["skew"], timedelta) or skew < _NO_SKEW:
             raise InvalidArgument("skew", "must be a timedelta >= 0")
-        if type(attempts) is not int or attempts < 1:
+        if type(given["attempts"]) is not int or attempts < 1:
             raise InvalidArgument("attempts", f"must be a positive integer, not {attempts!r}")
-        if type(max_body_bytes) is not int or max_body_bytes < 1:
+        if type(given["bytes"]) is not int or max_body_bytes < 1:
             raise InvalidArgument("max_body_bytes", "must be a positive int")
         if refresh is not None and not callable(getattr(refresh, "get_task", None)):
             raise InvalidArgument("refresh", "must have a get_task(task_id) method (a transport)")
+        if unknown_task is not None and not callable(unknown_task):
+            raise InvalidArgument("unknown_task", "must be a function of the event, or None")
         self.store = store
         self._settings = _Settings(
             _check_secret(secret), tolerance, skew, clock, refresh is not None, max_body_bytes
         )
         self._attempts = attempts
+        self._unknown_task = unknown_task
+        self._remote = refresh
 
     @property
     def max_body_bytes(self) -> int:
@@ -348,35 +356,16 @@ class _Receiver(Generic[StoreT]):
         return f"{type(self).__name__}(store={self.store!r})"
 
 
-class WebhookReceiver(_Receiver[TaskStore]):
+class WebhookReceiver(_Receiver[TaskStore, UnknownTask, RemoteReader]):
     """Apply verified webhook deliveries to the tasks of a ``TaskStore``; safe from threads.
 
     ``secret`` is one secret or several (rotation); ``tolerance`` and ``clock`` go to
     ``verify`` (``clock`` also dates a refresh); ``skew`` to ``Task.observe``;
-    ``unknown_task`` is the hook for events about tasks the store does not hold;
-    ``refresh``, a transport, makes the receiver read the remote status when an event is
-    stale; ``attempts`` bounds the unit of work's retries.
+    ``unknown_task`` is the hook for events about tasks the store does not hold (None, the
+    default, ignores them like ``ignore_unknown``); ``refresh``, a transport (anything with
+    ``get_task``), makes the receiver read the remote status when an event is stale;
+    ``attempts`` bounds the unit of work's retries; ``max_body_bytes`` the body read.
     """
-
-    def __init__(
-        self,
-        store: TaskStore,
-        secret: str | Sequence[str],
-        *,
-        tolerance: float | None = DEFAULT_TOLERANCE,
-        skew: timedelta = DEFAULT_SKEW,
-        unknown_task: UnknownTask = ignore_unknown,
-        refresh: RemoteReader | None = None,
-        clock: Clock | None = None,
-        attempts: int = DEFAULT_ATTEMPTS,
-        max_body_bytes: int = MAX_BODY_BYTES,
-    ) -> None:
-        super().__init__(
-            store, secret, tolerance=tolerance, skew=skew, refresh=refresh, clock=clock,
-            attempts=attempts, max_body_bytes=max_body_bytes,
-        )  # fmt: skip
-        self._unknown_task = unknown_task
-        self._remote = refresh
 
     def receive(self, body: bytes | str, headers: Headers) -> Receipt:
         """Verify the delivery and apply its event (see the module); the receipt."""
@@ -402,33 +391,14 @@ class WebhookReceiver(_Receiver[TaskStore]):
             with self.store.transaction() as tx:
                 return tx.add(step.task)
         if isinstance(step, _Unknown):
-            return self._unknown_task(step.event)
+            return None if self._unknown_task is None else self._unknown_task(step.event)
         assert self._remote is not None  # noqa: S101 - the flow reads only when refresh is set
         return self._remote.get_task(step.task_id)
 
 
-class AsyncWebhookReceiver(_Receiver[AsyncTaskStore]):
-    """``WebhookReceiver`` for an ``AsyncTaskStore``: the same flow, awaited."""
-
-    def __init__(
-        self,
-        store: AsyncTaskStore,
-        secret: str | Sequence[str],
-        *,
-        tolerance: float | None = DEFAULT_TOLERANCE,
-        skew: timedelta = DEFAULT_SKEW,
-        unknown_task: AsyncUnknownTask = ignore_unknown,
-        refresh: AsyncRemoteReader | None = None,
-        clock: Clock | None = None,
-        attempts: int = DEFAULT_ATTEMPTS,
-        max_body_bytes: int = MAX_BODY_BYTES,
-    ) -> None:
-        super().__init__(
-            store, secret, tolerance=tolerance, skew=skew, refresh=refresh, clock=clock,
-            attempts=attempts, max_body_bytes=max_body_bytes,
-        )  # fmt: skip
-        self._unknown_task = unknown_task
-        self._remote = refresh
+class AsyncWebhookReceiver(_Receiver[AsyncTaskStore, AsyncUnknownTask, AsyncRemoteReader]):
+    """``WebhookReceiver`` for an ``AsyncTaskStore``: the same flow, awaited; ``unknown_task``
+    may be a coroutine function, ``refresh`` a ``tasklife.transports.AsyncTransport``."""
 
     async def receive(self, body: bytes | str, headers: Headers) -> Receipt:
         """See ``WebhookReceiver.receive``."""
@@ -455,6 +425,8 @@ class AsyncWebhookReceiver(_Receiver[AsyncTaskStore]):
             async with self.store.transaction() as tx:
                 return await tx.add(step.task)
         if isinstance(step, _Unknown):
+            if self._unknown_task is None:
+                return None
             found = self._unknown_task(step.event)
             return await found if inspect.isawaitable(found) else found
         assert self._remote is not None  # noqa: S101 - the flow reads only when refresh is set

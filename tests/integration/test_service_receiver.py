@@ -108,6 +108,10 @@ class Receiving:
         assert isinstance(loaded, Loaded)
         return loaded
 
+    def act(self, task_id: str, action: Action) -> None:
+        """A local action on the stored task, saved (as the backend's own code does)."""
+        self.kit.transact(task_id, lambda task: task.apply(action))
+
     def running(self, task_id: str = "task_1") -> Task:
         task = Task(task_id)
         task.apply(Action.START, origin="remote")
@@ -164,10 +168,7 @@ class TestApplying:
         """A late "started" arriving after a later local pause changes nothing."""
         task = rx.running()
         before = now() - timedelta(seconds=30)
-        loaded = rx.stored(task.id)
-        loaded.task.pause()
-        with rx.kit.transaction() as tx:
-            tx.save(loaded)
+        rx.act(task.id, Action.PAUSE)
         token = rx.stored(task.id).token
         receipt = rx.deliver(rx.event(task.id, "running", at=before))
         assert (receipt.outcome, receipt.records, receipt.refreshed) == (STALE, (), False)
@@ -300,50 +301,50 @@ class TestUnknownTasks:
 
 
 class TestRefresh:
-    def test_stale_event_reads_the_remote_and_applies_its_status(
-        self, make: Callable[..., Receiving]
+    @pytest.mark.parametrize(
+        ("remote_moves", "outcome", "status"),
+        [
+            # The remote paused, then was resumed: the local pause is not its last word.
+            pytest.param((Action.PAUSE, Action.RESUME), APPLIED, TaskStatus.RUNNING,
+                         id="remote-newer"),
+            # The remote is paused too: it confirms the local view, the event stays stale.
+            pytest.param((Action.PAUSE,), STALE, TaskStatus.PAUSED, id="remote-agrees"),
+        ],
+    )  # fmt: skip
+    def test_stale_event_reads_the_remote_instead_of_guessing(
+        self,
+        make: Callable[..., Receiving],
+        remote_moves: tuple[Action, ...],
+        outcome: ObservationOutcome,
+        status: TaskStatus,
     ) -> None:
         """With refresh, a stale event makes the receiver read the remote and observe that."""
         rx = make(refresh=True)
         task_id = rx.remote.run_task("find a flight")
         rx.running(task_id)
-        loaded = rx.stored(task_id)
-        loaded.task.pause()
-        with rx.kit.transaction() as tx:
-            tx.save(loaded)
-        # The remote paused, then was resumed: the local pause is not its last word.
-        rx.remote.push(task_id, Action.PAUSE)
-        rx.remote.push(task_id, Action.RESUME)
+        rx.act(task_id, Action.PAUSE)
+        for move in remote_moves:
+            rx.remote.push(task_id, move)
         receipt = rx.deliver(rx.event(task_id, "running", at=now() - timedelta(seconds=30)))
-        assert (receipt.outcome, receipt.refreshed) == (APPLIED, True)
-        assert rx.stored(task_id).task.status is TaskStatus.RUNNING
+        assert (receipt.outcome, receipt.refreshed) == (outcome, True)
+        assert rx.stored(task_id).task.status is status
 
-    def test_stale_event_confirmed_by_the_remote_stays_stale(
-        self, make: Callable[..., Receiving]
-    ) -> None:
-        """With refresh, a remote that agrees with the local task leaves the event stale."""
+    def test_failed_read_leaves_the_event_stale(self, make: Callable[..., Receiving]) -> None:
+        """A refresh whose read fails reports the event stale, says why, changes nothing."""
         rx = make(refresh=True)
-        task_id = rx.remote.run_task("find a flight")
-        rx.running(task_id)
-        loaded = rx.stored(task_id)
-        loaded.task.pause()
-        with rx.kit.transaction() as tx:
-            tx.save(loaded)
-        rx.remote.push(task_id, Action.PAUSE)
-        token = rx.stored(task_id).token
-        receipt = rx.deliver(rx.event(task_id, "running", at=now() - timedelta(seconds=30)))
+        rx.running("task_1")  # the remote has no such task: its read raises TaskNotFound
+        rx.act("task_1", Action.PAUSE)
+        receipt = rx.deliver(rx.event("task_1", "running", at=now() - timedelta(seconds=30)))
         assert (receipt.outcome, receipt.refreshed) == (STALE, True)
-        assert rx.stored(task_id).token == token
+        assert "TaskNotFound" in receipt.detail
+        assert rx.stored("task_1").task.status is TaskStatus.PAUSED
 
 
 class TestConflict:
     def test_terminal_disagreement_is_a_conflict_and_converges(self, rx: Receiving) -> None:
         """stopped here, finished there: a conflict outcome; from_remote + replace converges."""
         task = rx.running()
-        loaded = rx.stored(task.id)
-        loaded.task.stop()
-        with rx.kit.transaction() as tx:
-            tx.save(loaded)
+        rx.act(task.id, Action.STOP)
         envelope = rx.event(task.id, "finished")
         receipt = rx.deliver(envelope)
         assert receipt.outcome is CONFLICT
