@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -14,7 +15,16 @@ import attrs
 
 from bench.notes import MISSES, PERF_CHANGES, PERF_INTRO, PERF_OUTRO
 
-__all__ = ["PACKAGES", "Section", "Verdict", "load_average", "machine", "render", "table"]
+__all__ = [
+    "PACKAGES",
+    "Section",
+    "Verdict",
+    "load_average",
+    "machine",
+    "render",
+    "splice",
+    "table",
+]
 
 PACKAGES = (
     "tasklife",
@@ -165,3 +175,53 @@ def render(
         parts += [f"- {v.name}: {v.figure}" for v in unmeasured]
         parts.append("")
     return "\n".join(parts)
+
+
+_HEADING = re.compile(r"^## ", re.MULTILINE)
+_TARGETS = "Targets"
+
+
+def _sections(text: str) -> tuple[str, dict[str, str]]:
+    """The text before the first ``## `` heading, and each ``## `` section by its title."""
+    head, *rest = _HEADING.split(text)
+    return head, {part.split("\n", 1)[0].strip(): "## " + part for part in rest}
+
+
+def _target_rows(section: str) -> dict[str, str]:
+    """The Targets table's rows by figure name (header and rule left out)."""
+    rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    return {line.split("|")[1].strip(): line for line in rows}
+
+
+def splice(old: str, new: str, titles: Sequence[str]) -> str:
+    """``old`` BENCHMARKS.md with the sections ``titles`` (and their target rows) from ``new``.
+
+    Each spliced section starts with the run it comes from (``new``'s run and load lines), so
+    a reader sees that its figures were measured apart from the rest of the file. A section
+    ``old`` lacks goes before the performance-work section.
+    """
+    _, before = _sections(old)
+    new_head, after = _sections(new)
+    run = [line for line in new_head.splitlines() if line.startswith(("Run:", "Load average"))]
+    note = "_" + " ".join(run).replace("_", "\\_") + "_\n\n" if run else ""
+    merged: dict[str, str] = {}
+    for title, body in before.items():
+        if title.startswith("Performance work"):
+            merged |= {t: _noted(after[t], note) for t in titles if t in after and t not in before}
+        merged[title] = _noted(after[title], note) if title in titles and title in after else body
+    for title in titles:  # a file without the performance-work section
+        merged.setdefault(title, _noted(after[title], note))
+    if _TARGETS in before and _TARGETS in after:
+        rows = _target_rows(before[_TARGETS]) | _target_rows(after[_TARGETS])
+        lines = before[_TARGETS].splitlines()
+        table_at = [i for i, line in enumerate(lines) if line.startswith("|")]
+        first, last = table_at[0], table_at[-1]
+        lines[first + 2 : last + 1] = list(rows.values())
+        merged[_TARGETS] = "\n".join(lines) + "\n"
+    head, _ = _sections(old)
+    return head + "".join(body if body.endswith("\n") else body + "\n" for body in merged.values())
+
+
+def _noted(section: str, note: str) -> str:
+    title, _, body = section.partition("\n")
+    return f"{title}\n\n{note}{body.lstrip(chr(10))}"

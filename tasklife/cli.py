@@ -59,17 +59,43 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve = commands.add_parser(
         "serve",
         help="run a local Browser Use v1-compatible server (needs the server extra)",
-        description="Serve the Browser Use Cloud API v1 task endpoints from a SQLite file, "
-        "with simulated execution. The API key comes from --api-key, else TASKLIFE_API_KEY, "
-        "else BROWSER_USE_API_KEY.",
+        description="Serve the Browser Use Cloud API v1 task endpoints from a SQLite file or a "
+        "PostgreSQL database, with simulated execution. The API key comes from --api-key, "
+        "else TASKLIFE_API_KEY, else BROWSER_USE_API_KEY.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
     serve.add_argument(
         "--db",
-        type=Path,
-        default=Path("tasklife.sqlite3"),
-        help="SQLite file holding the tasks (default: ./tasklife.sqlite3)",
+        default="tasklife.sqlite3",
+        help="where the tasks live: a SQLite file, or a PostgreSQL database as a URL "
+        "(postgresql://user@host:5432/db) or a libpq key=value string ('host=... dbname=...'; "
+        "needs the postgres extra). Several servers on one database act as one service "
+        "(default: ./tasklife.sqlite3)",
+    )
+    serve.add_argument(
+        "--db-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a request waits for the database: SQLite's write lock, or a connection "
+        "of the PostgreSQL pool (default: 10)",
+    )
+    serve.add_argument(
+        "--pool-min",
+        type=int,
+        default=1,
+        help="PostgreSQL: connections the pool keeps open (default: 1)",
+    )
+    serve.add_argument(
+        "--pool-max",
+        type=int,
+        default=10,
+        help="PostgreSQL: connections the pool opens at most (default: 10)",
+    )
+    serve.add_argument(
+        "--db-schema",
+        default="tasklife",
+        help="PostgreSQL: the schema holding the tables (default: tasklife)",
     )
     serve.add_argument(
         "--api-key",
@@ -142,8 +168,19 @@ def _serve(args: argparse.Namespace) -> int:
     if args.step_seconds < 0:
         print("tasklife serve: --step-seconds must be 0 or more", file=sys.stderr)
         return 2
+    from tasklife.server.database import DatabaseOptions  # noqa: PLC0415 - the server extra
+
+    options = DatabaseOptions(
+        pool_min=args.pool_min, pool_max=args.pool_max, timeout=args.db_timeout,
+        schema=args.db_schema,
+    )  # fmt: skip
     return serve(
-        host=args.host, port=args.port, db=args.db, api_key=key, step_seconds=args.step_seconds
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        api_key=key,
+        step_seconds=args.step_seconds,
+        options=options,
     )
 
 

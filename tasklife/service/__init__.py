@@ -1,17 +1,22 @@
-"""The server's service layer: its use cases, conflict retry and ticker, without a web framework.
+"""The server's service layer: its use cases, tables, ticker and webhook sender, without a web
+framework.
 
 ``TaskService`` holds the use cases (run a task, act on it, read it, page through an owner's
-tasks, the emulator's advance/finish/fail) over a ``tasklife.store`` store; every state change
-is a ``tasklife.Task`` action on a task loaded from the store and saved back, retried from a
-fresh load when another writer got there first. ``Ticker`` drives the simulated execution.
+tasks, the emulator's advance/finish/fail, the simulated execution's ``tick``) over a SQL task
+store of ``tasklife.store``; each is one transaction of the store, in which the task and the
+service's own row (``tasklife.service.tables``) commit together, retried from a fresh load when
+another writer got there first. ``Ticker`` drives the simulated execution. ``WebhookSender``
+delivers the store's change feed as signed Browser Use webhooks, at least once
+(``tasklife.service.sender``), from a queue kept in the store's database
+(``tasklife.service.deliveries``). ``WebhookReceiver`` / ``AsyncWebhookReceiver`` apply
+verified webhook deliveries to the tasks of any ``tasklife.store`` store
+(``tasklife.service.receiver``; ``tasklife.server.webhook_router`` is their HTTP face).
 Nothing here imports FastAPI, Starlette, pydantic or uvicorn: ``tasklife.server`` is the HTTP
 entry point on top of it, and any other host (a worker, a test, another framework) can call
 the same use cases directly.
-
-``WebhookReceiver`` / ``AsyncWebhookReceiver`` apply verified webhook deliveries to the tasks of
-a ``tasklife.store`` store (``tasklife.server.webhook_router`` is their HTTP face).
 """
 
+from tasklife.service.deliveries import DEFAULT_DELAYS, DeadLetter
 from tasklife.service.receiver import (
     AsyncRemoteReader,
     AsyncUnknownTask,
@@ -24,12 +29,16 @@ from tasklife.service.receiver import (
     attach_from,
     ignore_unknown,
 )
+from tasklife.service.sender import (
+    DEFAULT_TIMEOUT,
+    MAX_ANSWER_BYTES,
+    Attempt,
+    WebhookSender,
+    checked_secret,
+)
+from tasklife.service.tables import SERVICE, Tables
 from tasklife.service.tasks import (
-    DEFAULT_LLM_MODEL,
-    DEFAULT_MAX_AGENT_STEPS,
-    MAX_AGENT_STEPS_LIMIT,
-    MAX_METADATA_PAIRS,
-    TaskNotFound,
+    ServiceTask,
     TaskService,
     check_text,
     new_task_id,
@@ -37,23 +46,28 @@ from tasklife.service.tasks import (
 from tasklife.service.ticker import Ticker
 
 __all__ = [
-    "DEFAULT_LLM_MODEL",
-    "DEFAULT_MAX_AGENT_STEPS",
-    "MAX_AGENT_STEPS_LIMIT",
-    "MAX_METADATA_PAIRS",
+    "DEFAULT_DELAYS",
+    "DEFAULT_TIMEOUT",
+    "MAX_ANSWER_BYTES",
+    "SERVICE",
     "AsyncRemoteReader",
     "AsyncUnknownTask",
     "AsyncWebhookReceiver",
+    "Attempt",
+    "DeadLetter",
     "Receipt",
     "RemoteReader",
-    "TaskNotFound",
+    "ServiceTask",
+    "Tables",
     "TaskService",
     "Ticker",
     "UnknownTask",
     "WebhookReceiver",
+    "WebhookSender",
     "async_attach_from",
     "attach_from",
     "check_text",
+    "checked_secret",
     "ignore_unknown",
     "new_task_id",
 ]

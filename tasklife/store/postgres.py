@@ -113,6 +113,8 @@ def postgres_sql(schema: str = "tasklife", *, notify: bool = True) -> Sql:
         ),
         migrations=MIGRATIONS,
         save_in_one=_SAVE_IN_ONE,
+        engine="postgresql",
+        schema=schema,
     )
 
 
@@ -225,6 +227,11 @@ class _Configured(Generic[PoolT]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(schema={self._setup.sql.tables['schema']})"
+
+    @property
+    def sql(self) -> Sql:
+        """The store's statements and table names, for services keeping tables beside them."""
+        return self._setup.sql
 
     def _new_pool(self, conninfo: str) -> PoolT:
         raise NotImplementedError

@@ -75,6 +75,8 @@ def sqlite_sql(prefix: str = "tasklife_") -> Sql:
         ),
         migrations=MIGRATIONS,
         placeholder="?",
+        engine="sqlite",
+        prefix=prefix,
     )
 
 
@@ -110,6 +112,11 @@ class SQLiteTaskStore(AbstractContextManager["SQLiteTaskStore"]):
 
     def __repr__(self) -> str:
         return f"SQLiteTaskStore(path={self._path!r})"
+
+    @property
+    def sql(self) -> Sql:
+        """The store's statements and table names, for services keeping tables beside them."""
+        return self._sql
 
     @contextmanager
     def transaction(self) -> Iterator[SQLTransaction]:

@@ -113,7 +113,9 @@ class Receiving:
         self.kit.transact(task_id, lambda task: task.apply(action))
 
     def running(self, task_id: str = "task_1") -> Task:
-        task = Task(task_id)
+        """A task stored running since a minute ago."""
+        started = now() - timedelta(minutes=1)
+        task = Task(task_id, clock=lambda: started)
         task.apply(Action.START, origin="remote")
         self.add(task)
         return task

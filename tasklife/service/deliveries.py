@@ -1,0 +1,306 @@
+"""The webhook delivery table and its flows: a queue of events in the store's own database.
+
+One row per event to send, written in the same transaction as the feed cursor's move (see
+``tasklife.service.sender``), so an event is queued exactly when its change is consumed. A
+row is *pending* until a POST of it is answered 2xx (then it is deleted) or its attempts run
+out (then it is a *dead letter*: kept, listed, replayable).
+
+Claims. A deliverer claims a due row by setting ``lease_until`` (and bumping ``claim``) in a
+short transaction, posts it outside any transaction, then settles it in another one, matching
+``claim``: a deliverer whose lease ran out (it was killed, or stalled) settles nothing, and
+its row is claimed again by another once the lease has passed. Only the oldest pending row of
+a task can be claimed, so a task's events go out in feed order, one at a time. On PostgreSQL
+the claim's select is ``FOR UPDATE SKIP LOCKED`` (concurrent claimers skip each other's rows);
+on SQLite the store's transaction holds the write lock, so claims are serialised.
+
+The flows are ``tasklife.store.plan`` flows (sans-I/O generators) over a ``Sql`` of their own,
+run by ``SQLTransaction.run_flow`` inside the store's transactions; the table has numbered
+migrations of its own, applied by ``tasklife.store.plan.migrate``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
+
+import attrs
+
+from tasklife.errors import InvalidArgument
+from tasklife.store import plan
+from tasklife.store.plan import Flow, Sql, Statement
+
+__all__ = [
+    "DEFAULT_DELAYS",
+    "Claimed",
+    "DeadLetter",
+    "Event",
+    "Idle",
+    "claim",
+    "dead_letters",
+    "delivered",
+    "deliveries_sql",
+    "enqueue",
+    "failed",
+    "next_due",
+    "pending",
+    "replay",
+]
+
+DEFAULT_DELAYS: Final = (1.0, 2.0, 4.0, 8.0, 16.0)
+"""Seconds between a failed attempt and the next: 5 retries after the first attempt."""
+
+_SQLITE: Final = (
+    (
+        "CREATE TABLE {deliveries} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "task_id TEXT NOT NULL, status TEXT NOT NULL, event_at TEXT NOT NULL, "
+        "body TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, "
+        "due_at TEXT NOT NULL, lease_until TEXT, claim INTEGER NOT NULL, last_error TEXT, "
+        "created_at TEXT NOT NULL, dead_at TEXT)",
+        "CREATE INDEX {deliveries_due} ON {deliveries} (state, due_at)",
+        "CREATE INDEX {deliveries_task} ON {deliveries} (task_id, state, id)",
+    ),
+)
+_POSTGRES: Final = (
+    (
+        "CREATE TABLE {deliveries} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+        "task_id text NOT NULL, status text NOT NULL, event_at timestamptz NOT NULL, "
+        "body text NOT NULL, state text NOT NULL, attempts integer NOT NULL, "
+        "due_at timestamptz NOT NULL, lease_until timestamptz, claim bigint NOT NULL, "
+        "last_error text, created_at timestamptz NOT NULL, dead_at timestamptz)",
+        "CREATE INDEX {deliveries_due} ON {deliveries} (state, due_at)",
+        "CREATE INDEX {deliveries_task} ON {deliveries} (task_id, state, id)",
+    ),
+)
+
+_INSERT: Final = (
+    "INSERT INTO {deliveries} (task_id, status, event_at, body, state, attempts, due_at, "
+    "claim, created_at) VALUES "
+)
+# The oldest pending row of each task is the only one that may go; of those, the one due first.
+_DUE: Final = (
+    "SELECT d.id, d.task_id, d.body, d.attempts, d.claim FROM {deliveries} d "
+    "WHERE d.state = 'pending' AND d.due_at <= %s "
+    "AND (d.lease_until IS NULL OR d.lease_until <= %s) "
+    "AND NOT EXISTS (SELECT 1 FROM {deliveries} e WHERE e.task_id = d.task_id "
+    "AND e.state = 'pending' AND e.id < d.id) "
+    "ORDER BY d.due_at, d.id LIMIT 1"
+)
+_LEASE: Final = "UPDATE {deliveries} SET lease_until = %s, claim = claim + 1 WHERE id = %s"
+_DELIVERED: Final = "DELETE FROM {deliveries} WHERE id = %s AND claim = %s"
+_RETRY: Final = (
+    "UPDATE {deliveries} SET attempts = %s, due_at = %s, lease_until = NULL, last_error = %s "
+    "WHERE id = %s AND claim = %s"
+)
+_DEAD: Final = (
+    "UPDATE {deliveries} SET state = 'dead', attempts = %s, lease_until = NULL, "
+    "last_error = %s, dead_at = %s WHERE id = %s AND claim = %s"
+)
+_NEXT_DUE: Final = (
+    "SELECT min(due_at) FROM {deliveries} WHERE state = 'pending' AND lease_until IS NULL"
+)
+_PENDING: Final = "SELECT count(*) FROM {deliveries} WHERE state = 'pending'"
+_DEAD_LETTERS: Final = (
+    "SELECT id, task_id, status, event_at, body, attempts, last_error, dead_at "
+    "FROM {deliveries} WHERE state = 'dead' AND id > %s ORDER BY id LIMIT %s"
+)
+_REPLAY: Final = (
+    "UPDATE {deliveries} SET state = 'pending', attempts = 0, due_at = %s, lease_until = NULL, "
+    "dead_at = NULL WHERE state = 'dead'"
+)
+_MAX_PROBLEM: Final = 200
+Settled = Literal["retry", "dead", "lost"]
+
+
+@attrs.frozen
+class Event:
+    """An event to queue: its task ('' for a ``test`` event), status, time and JSON body."""
+
+    task_id: str
+    status: str
+    at: datetime
+    body: str
+
+
+@attrs.frozen
+class Claimed:
+    """A row this deliverer holds the lease of: send ``body``, then settle it with ``claim``."""
+
+    id: int
+    task_id: str
+    body: str = attrs.field(repr=False)
+    attempts: int
+    """Attempts made before this one."""
+    claim: int
+
+
+@attrs.frozen
+class Idle:
+    """No row is due; ``next_due``: when the earliest unclaimed one is (None: there is none)."""
+
+    next_due: datetime | None
+
+
+@attrs.frozen
+class DeadLetter:
+    """An event whose every attempt failed: kept until replayed."""
+
+    id: int
+    task_id: str
+    status: str
+    at: datetime
+    """The event's time (the transition's)."""
+    body: str = attrs.field(repr=False)
+    attempts: int
+    last_error: str | None
+    dead_at: datetime
+
+
+def deliveries_sql(store: Sql) -> Sql:
+    """The statements of the delivery table beside the store whose statements are ``store``.
+
+    SQLite: tables ``<prefix>webhook_deliveries`` and ``<prefix>webhook_migrations``;
+    PostgreSQL: ``webhook_deliveries`` and ``webhook_migrations`` in the store's schema.
+    """
+    schema = store.tables.get("schema")
+    if schema is None:  # SQLite: '"<prefix>changes"'
+        prefix = store.tables["changes"][1 : -len('changes"')]
+        names = ("deliveries", "deliveries_due", "deliveries_task", "migrations")
+        tables = {name: f'"{prefix}webhook_{name}"' for name in names}
+        bootstrap: tuple[Statement, ...] = ()
+        lock, migrations = "", _SQLITE
+    else:
+        tables = {
+            "deliveries": f'{schema}."webhook_deliveries"',
+            "migrations": f'{schema}."webhook_migrations"',
+            "deliveries_due": '"webhook_deliveries_due"',
+            "deliveries_task": '"webhook_deliveries_task"',
+        }
+        key = zlib.crc32(f"{schema}:webhooks".encode())
+        bootstrap = (Statement("SELECT pg_advisory_xact_lock(%s)", (key,)),)
+        lock, migrations = " FOR UPDATE SKIP LOCKED", _POSTGRES
+    created = (
+        "CREATE TABLE IF NOT EXISTS {migrations} "
+        + ("(version integer PRIMARY KEY, " if schema else "(version INTEGER PRIMARY KEY, ")
+        + ("applied_at timestamptz NOT NULL)" if schema else "applied_at TEXT NOT NULL)")
+    )
+    return Sql(
+        tables=tables,
+        records_json="",
+        horizon="",
+        lock=lock,
+        notify=None,
+        bootstrap=(*bootstrap, Statement(created)),
+        migrations=migrations,
+        placeholder=store.placeholder,
+    )
+
+
+# Flows ----------------------------------------------------------------------------------------
+
+
+def enqueue(sql: Sql, events: Sequence[Event], now: datetime) -> Flow[int]:
+    """Queue ``events`` (in order), each due at ``now``; how many."""
+    at = _stamp(now)
+    for start in range(0, len(events), 100):
+        chunk = events[start : start + 100]
+        values = ", ".join(["(%s, %s, %s, %s, 'pending', 0, %s, 0, %s)"] * len(chunk))
+        params = tuple(
+            v for e in chunk for v in (e.task_id, e.status, _stamp(e.at), e.body, at, at)
+        )
+        yield Statement(sql.text(_INSERT + values), params)
+    return len(events)
+
+
+def claim(sql: Sql, now: datetime, lease: timedelta) -> Flow[Claimed | Idle]:
+    """Lease the row due first among the oldest pending row of each task; ``Idle`` (saying
+    when the next unclaimed row is due) when none is due."""
+    stamp = _stamp(now)
+    found = yield Statement(sql.text(_DUE) + sql.lock, (stamp, stamp))
+    if not found.rows:
+        return Idle((yield from next_due(sql)))
+    row_id, task_id, body, attempts, held = found.rows[0]
+    yield Statement(sql.text(_LEASE), (_stamp(now + lease), row_id))
+    return Claimed(int(row_id), str(task_id), str(body), int(attempts), int(held) + 1)
+
+
+def delivered(sql: Sql, claimed: Claimed) -> Flow[bool]:
+    """Drop a delivered row; False when the lease was lost meanwhile (nothing changes)."""
+    done = yield Statement(sql.text(_DELIVERED), (claimed.id, claimed.claim))
+    return done.rowcount == 1
+
+
+def failed(
+    sql: Sql, claimed: Claimed, problem: str, now: datetime, delays: Sequence[float]
+) -> Flow[tuple[Settled, datetime | None]]:
+    """Record a failed attempt: ``("retry", when)``, ``("dead", None)`` for a dead letter, or
+    ``("lost", None)`` when the lease was lost meanwhile (nothing changes)."""
+    attempts = claimed.attempts + 1
+    problem = problem[:_MAX_PROBLEM]
+    if attempts > len(delays):
+        moved = yield Statement(
+            sql.text(_DEAD), (attempts, problem, _stamp(now), claimed.id, claimed.claim)
+        )
+        return ("dead" if moved.rowcount == 1 else "lost"), None
+    due = now + timedelta(seconds=delays[attempts - 1])
+    moved = yield Statement(
+        sql.text(_RETRY), (attempts, _stamp(due), problem, claimed.id, claimed.claim)
+    )
+    return ("retry", due) if moved.rowcount == 1 else ("lost", None)
+
+
+def next_due(sql: Sql) -> Flow[datetime | None]:
+    """When the earliest unclaimed pending row is due (None: there is none)."""
+    found = yield Statement(sql.text(_NEXT_DUE))
+    value = found.rows[0][0] if found.rows else None
+    return None if value is None else _time(value)
+
+
+def pending(sql: Sql) -> Flow[int]:
+    """How many events wait to be delivered (claimed ones included)."""
+    found = yield Statement(sql.text(_PENDING))
+    return int(found.rows[0][0])
+
+
+def dead_letters(sql: Sql, after: int, limit: int) -> Flow[list[DeadLetter]]:
+    """Up to ``limit`` dead letters with ids above ``after``, oldest first."""
+    if type(limit) is not int or not 1 <= limit <= plan.MAX_LIMIT:
+        raise InvalidArgument("limit", f"must be an integer from 1 to {plan.MAX_LIMIT}")
+    if type(after) is not int or after < 0:
+        raise InvalidArgument("after", "must be an integer >= 0")
+    found = yield Statement(sql.text(_DEAD_LETTERS), (after, limit))
+    return [
+        DeadLetter(int(i), str(t), str(s), _time(at), str(b), int(n), e, _time(dead))
+        for i, t, s, at, b, n, e, dead in found.rows
+    ]
+
+
+def replay(sql: Sql, ids: Iterable[int] | None, now: datetime) -> Flow[int]:
+    """Make dead letters pending again, due at ``now`` with fresh attempts (all when ``ids``
+    is None); how many."""
+    text = sql.text(_REPLAY)
+    if ids is None:
+        done = yield Statement(text, (_stamp(now),))
+        return done.rowcount
+    chosen = list(ids)
+    if not all(type(i) is int for i in chosen):
+        raise InvalidArgument("ids", "must be dead letter ids (integers)")
+    count = 0
+    for start in range(0, len(chosen), 100):
+        chunk = chosen[start : start + 100]
+        marks = ", ".join(["%s"] * len(chunk))
+        done = yield Statement(text + sql.text(f" AND id IN ({marks})"), (_stamp(now), *chunk))
+        count += done.rowcount
+    return count
+
+
+def _stamp(at: datetime) -> str:
+    """A time as the table keeps it: ISO 8601 UTC to the microsecond (text sorts in time)."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _time(value: Any) -> datetime:
+    """A time column's value: text on SQLite, a datetime from psycopg."""
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return at.astimezone(UTC)

@@ -1,0 +1,426 @@
+"""``WebhookSender``: the change feed, delivered at least once as signed Browser Use webhooks.
+
+Two steps, each in its own thread when started (never on a request's path):
+
+- **consume**: in one store transaction, read the feed past the named cursor (``consume``,
+  ``"webhooks"`` by default), queue one delivery row per ``record`` or ``replaced`` change
+  (an ``agent.task.status_update`` envelope: the status the change reached, at the time it was
+  reached, with the task's metadata) and move the cursor. The event of every committed change
+  is queued once, on whichever replica consumes it, even across a crash (the rows and the
+  cursor commit together).
+- **deliver**: claim the row due first among each task's oldest pending one (a lease, see
+  ``tasklife.service.deliveries``), ``POST`` it signed afresh with the current time, and drop
+  it when answered 2xx; otherwise retry it after each of ``delays`` (1, 2, 4, 8 and 16 s by
+  default), then keep it as a dead letter (``dead_letters()``, ``replay()``).
+
+So each event is delivered at least once (a receiver that answered 2xx but whose answer was
+lost gets it again), a task's events in order, each by one replica at a time. The POST
+follows no redirect (a 3xx is a failed attempt), gives up after ``timeout`` seconds, and
+reads at most ``MAX_ANSWER_BYTES`` of the answer. ``http://`` is refused unless the host is
+loopback or ``allow_http`` is given. The secret is in no log line, repr or message; the URL is
+shown as its origin (scheme, host and port) only, since webhook paths often hold tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Final, Literal, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import attrs
+import httpx
+
+from tasklife.errors import InvalidArgument
+from tasklife.service import deliveries
+from tasklife.service.deliveries import DEFAULT_DELAYS, Claimed, DeadLetter, Event, Idle
+from tasklife.store import plan
+from tasklife.store.drivers import SQLTransaction
+from tasklife.store.plan import Flow, Sql
+from tasklife.store.port import Change
+from tasklife.task import Clock, utc_now
+from tasklife.v1.wire import is_loopback_host
+from tasklife.webhooks import sign, status_update_envelope, webhook_test_envelope
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_ANSWER_BYTES",
+    "Attempt",
+    "DeliveryStore",
+    "MetadataOf",
+    "WebhookSender",
+    "checked_secret",
+]
+
+log = logging.getLogger("tasklife.webhooks")
+
+DEFAULT_TIMEOUT: Final = 10.0
+MAX_ANSWER_BYTES: Final = 4096
+"""The most of a receiver's answer the sender reads (a receiver need only answer 2xx)."""
+DEFAULT_CURSOR: Final = "webhooks"
+_BATCH: Final = 100
+_IDLE: Final = 0.5  # seconds an idle loop waits before looking again (other replicas' rows)
+_USER_AGENT: Final = "tasklife-webhooks"
+R = TypeVar("R")
+
+MetadataOf = Callable[[SQLTransaction, str], Mapping[str, Any] | None]
+"""The metadata of a task, read in the consuming transaction (None: no metadata)."""
+
+
+class DeliveryStore(Protocol):
+    """What the sender needs of a store: ``SQLiteTaskStore`` and ``PostgresTaskStore`` are one."""
+
+    @property
+    def sql(self) -> Sql:
+        """The store's statements and table names."""
+
+    def transaction(self) -> Any:
+        """A transaction of the store's own (a context manager yielding ``SQLTransaction``)."""
+
+    def watch(self) -> Any:
+        """A context manager yielding a ``Watch`` on the feed."""
+
+
+@attrs.frozen
+class Attempt:
+    """What one delivery attempt did.
+
+    ``outcome``: ``delivered`` (answered 2xx), ``retry`` (failed; tried again at
+    ``next_at``), ``dead`` (failed for the last time: a dead letter), or ``lost`` (this
+    sender's lease ran out meanwhile and another took the event over: nothing recorded).
+    """
+
+    delivery_id: int
+    task_id: str
+    attempt: int
+    outcome: Literal["delivered", "retry", "dead", "lost"]
+    status_code: int | None
+    problem: str | None
+    next_at: datetime | None = None
+
+
+def checked_secret(secret: object) -> str:
+    """``secret`` if it can sign webhooks, else ``InvalidArgument`` (which never shows it).
+
+    Refused: a non-string, an empty or blank one, and one with whitespace around it (almost
+    always a copy-paste slip, and a receiver configured without it would refuse every event).
+    """
+    if not isinstance(secret, str):
+        raise InvalidArgument("secret", f"must be a string, not {type(secret).__name__}")
+    if not secret.strip():
+        raise InvalidArgument("secret", "is empty")
+    if secret != secret.strip():
+        raise InvalidArgument("secret", "has whitespace around it: remove it")
+    try:
+        secret.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument("secret", "is not encodable as UTF-8") from None
+    return secret
+
+
+def _checked_url(url: object, allow_http: bool) -> tuple[str, str]:
+    """The URL and its origin (what messages show), or ``InvalidArgument``."""
+    if not isinstance(url, str):
+        raise InvalidArgument("url", "must be a string")
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise InvalidArgument("url", "is not a URL") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise InvalidArgument("url", "must be an http:// or https:// URL with a host")
+    origin = f"{parts.scheme}://{host if ':' not in host else f'[{host}]'}"
+    origin += "" if port is None else f":{port}"
+    if parts.scheme == "http" and not allow_http and not is_loopback_host(host):
+        raise InvalidArgument(
+            "url",
+            f"{origin} is plain http:// off this machine: the events would travel unencrypted; "
+            "use https://, or allow http explicitly",
+        )
+    return url, origin
+
+
+def _checked_delays(delays: object) -> tuple[float, ...]:
+    if not isinstance(delays, Sequence) or isinstance(delays, str):
+        raise InvalidArgument("delays", "must be a sequence of seconds")
+    checked = tuple(delays)
+    if not all(
+        isinstance(d, int | float) and not isinstance(d, bool) and math.isfinite(d) and d >= 0
+        for d in checked
+    ):
+        raise InvalidArgument("delays", "every delay must be a finite number of seconds >= 0")
+    return tuple(float(d) for d in checked)
+
+
+def _positive(name: str, value: object) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+        raise InvalidArgument(name, "must be a positive number of seconds")
+    if not math.isfinite(value):
+        raise InvalidArgument(name, "must be finite")
+    return float(value)
+
+
+class WebhookSender:
+    """Delivers the change feed of ``store`` to ``url`` as signed webhooks, at least once.
+
+    ``failed_as``: a failed task is sent as ``stopped`` (the v1 vocabulary, which the official
+    SDK's verifier requires) or as ``failed``. ``delays``: seconds before each retry (their
+    number is the number of retries). ``timeout``: seconds an attempt may take. ``lease``:
+    how long a claim holds before another sender may take the event over (default: three
+    timeouts, at least 30 s). ``metadata(tx, task_id)``: the task's metadata, read in the
+    consuming transaction. ``clock``: the time used for due times, leases, and signatures.
+    ``workers``: how many events are posted at once (each of a different task).
+
+    ``consume()`` and ``deliver()`` do one step each, in the caller's thread; ``start()`` runs
+    both in background threads until ``stop()`` (or the end of a ``with`` block).
+    """
+
+    def __init__(
+        self,
+        store: DeliveryStore,
+        url: str,
+        secret: str,
+        *,
+        failed_as: Literal["stopped", "failed"] = "stopped",
+        delays: Sequence[float] = DEFAULT_DELAYS,
+        timeout: float = DEFAULT_TIMEOUT,
+        lease: float | None = None,
+        allow_http: bool = False,
+        cursor: str = DEFAULT_CURSOR,
+        workers: int = 4,
+        metadata: MetadataOf | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._url, self._origin = _checked_url(url, allow_http)
+        self._secret = checked_secret(secret)
+        if failed_as not in ("stopped", "failed"):
+            raise InvalidArgument("failed_as", "must be 'stopped' or 'failed'")
+        if type(workers) is not int or workers < 1:
+            raise InvalidArgument("workers", "must be a positive integer")
+        self._failed_as: Literal["stopped", "failed"] = failed_as
+        self._delays = _checked_delays(delays)
+        self._timeout = _positive("timeout", timeout)
+        self._lease = timedelta(
+            seconds=max(30.0, 3 * self._timeout) if lease is None else _positive("lease", lease)
+        )
+        self._cursor = cursor
+        self._workers = workers
+        self._metadata = metadata
+        self._clock = clock
+        self._store = store
+        self._sql = deliveries.deliveries_sql(store.sql)
+        self._client = httpx.Client(
+            timeout=self._timeout,
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
+            headers={"User-Agent": _USER_AGENT, "Content-Type": "application/json"},
+        )
+        self._stop = threading.Event()
+        self._queued = threading.Condition()
+        self._generation = 0
+        self._threads: list[threading.Thread] = []
+        self._run(plan.migrate(self._sql, clock))
+
+    def __repr__(self) -> str:
+        return f"WebhookSender(url={self._origin!r}, cursor={self._cursor!r})"
+
+    # One step at a time -----------------------------------------------------------------
+
+    def consume(self, limit: int = _BATCH) -> int:
+        """Queue the events of the feed's next changes and move the cursor past them, in one
+        transaction; how many changes were read (0: none is left)."""
+        with self._store.transaction() as tx:
+            changes = tx.consume(self._cursor, limit)
+            events = [e for c in changes if (e := self._event(tx, c)) is not None]
+            if events:
+                tx.run_flow(deliveries.enqueue(self._sql, events, self._clock()))
+        if events:
+            self._wake()
+        return len(changes)
+
+    def send_test(self) -> None:
+        """Queue a ``test`` event (delivered like any other: retried, then a dead letter)."""
+        at = self._clock()
+        body = _json(webhook_test_envelope(at=at))
+        self._run(deliveries.enqueue(self._sql, [Event("", "test", at, body)], at))
+        self._wake()
+
+    def deliver(self) -> Attempt | None:
+        """Claim the event due first, post it, and record the outcome; None: none is due."""
+        step = self._step()
+        return None if isinstance(step, Idle) else step
+
+    def _step(self) -> Attempt | Idle:
+        claimed = self._run(deliveries.claim(self._sql, self._clock(), self._lease))
+        if isinstance(claimed, Idle):
+            return claimed
+        status_code, problem = self._post(claimed)
+        number = claimed.attempts + 1
+        if problem is None:
+            kept = self._run(deliveries.delivered(self._sql, claimed))
+            outcome: Literal["delivered", "lost"] = "delivered" if kept else "lost"
+            return Attempt(claimed.id, claimed.task_id, number, outcome, status_code, None)
+        now = self._clock()
+        settled, due = self._run(deliveries.failed(self._sql, claimed, problem, now, self._delays))
+        if settled == "lost":
+            return Attempt(claimed.id, claimed.task_id, number, "lost", status_code, problem)
+        if due is None:
+            log.error(
+                "webhook to %s: event %d (task %r) is a dead letter after %d attempts: %s",
+                self._origin, claimed.id, claimed.task_id, number, problem,
+            )  # fmt: skip
+            return Attempt(claimed.id, claimed.task_id, number, "dead", status_code, problem)
+        log.warning(
+            "webhook to %s: event %d (task %r) attempt %d failed: %s; retrying in %.3gs",
+            self._origin, claimed.id, claimed.task_id, number, problem,
+            (due - now).total_seconds(),
+        )  # fmt: skip
+        return Attempt(claimed.id, claimed.task_id, number, "retry", status_code, problem, due)
+
+    def pending(self) -> int:
+        """How many events wait to be delivered (dead letters aside)."""
+        return self._run(deliveries.pending(self._sql))
+
+    def dead_letters(self, *, after: int = 0, limit: int = 100) -> list[DeadLetter]:
+        """Up to ``limit`` dead letters with ids above ``after``, oldest first."""
+        return self._run(deliveries.dead_letters(self._sql, after, limit))
+
+    def replay(self, ids: Iterable[int] | None = None) -> int:
+        """Queue dead letters again (all when ``ids`` is None), due now, with fresh attempts;
+        how many. Each is signed afresh; its body (and so its digest) is unchanged."""
+        count = self._run(deliveries.replay(self._sql, ids, self._clock()))
+        if count:
+            self._wake()
+        return count
+
+    # In the background ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Consume and deliver in background threads until ``stop()``."""
+        if self._threads:
+            raise InvalidArgument("start", "the sender is already started")
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self._consuming, name="tasklife-webhooks-feed")]
+        self._threads += [
+            threading.Thread(target=self._delivering, name=f"tasklife-webhooks-{n}")
+            for n in range(self._workers)
+        ]
+        for thread in self._threads:
+            thread.daemon = True
+            thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the threads (attempts in flight end first, within their timeout)."""
+        self._stop.set()
+        self._wake()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    def close(self) -> None:
+        """Stop, and close the HTTP connections (idempotent)."""
+        self.stop()
+        self._client.close()
+
+    def __enter__(self) -> WebhookSender:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _consuming(self) -> None:
+        with self._store.watch() as watch:
+            while not self._stop.is_set():
+                try:
+                    while self.consume() and not self._stop.is_set():
+                        pass
+                except Exception:
+                    log.exception("webhooks: reading the change feed failed; trying again")
+                watch.wait(_IDLE)
+
+    def _delivering(self) -> None:
+        while not self._stop.is_set():
+            seen = self._generation
+            try:
+                step = self._step()
+                if not isinstance(step, Idle):
+                    continue
+                due = step.next_due
+                wait = _IDLE if due is None else (due - self._clock()).total_seconds()
+                wait = min(_IDLE, max(0.0, wait))
+            except Exception:
+                log.exception("webhooks: a delivery step failed; trying again")
+                wait = _IDLE
+            with self._queued:
+                if self._generation == seen and not self._stop.is_set():
+                    self._queued.wait(wait)
+
+    def _wake(self) -> None:
+        with self._queued:
+            self._generation += 1
+            self._queued.notify_all()
+
+    # Internals ---------------------------------------------------------------------------
+
+    def _run(self, flow: Flow[R]) -> R:
+        with self._store.transaction() as tx:
+            result: R = tx.run_flow(flow)
+            return result
+
+    def _event(self, tx: SQLTransaction, change: Change) -> Event | None:
+        """The event of a feed change: a record's destination, or a replaced task's status."""
+        data = change.data
+        if change.kind == "record":
+            status, at = data["dest"], data["at"]
+        elif change.kind == "replaced":
+            history = data.get("history") or []
+            status = data["status"]
+            at = history[-1]["at"] if history else data["created_at"]
+        else:
+            return None
+        when = datetime.fromisoformat(at)
+        metadata = None if self._metadata is None else self._metadata(tx, change.task_id)
+        envelope = status_update_envelope(
+            change.task_id, status, at=when, metadata=metadata, failed_as=self._failed_as
+        )
+        return Event(change.task_id, status, when, _json(envelope))
+
+    def _post(self, claimed: Claimed) -> tuple[int | None, str | None]:
+        """POST one event signed now: (status code, None) when answered 2xx, else the problem."""
+        body = claimed.body.encode("utf-8")
+        headers = sign(body, self._secret, timestamp=self._clock())
+        deadline = time.monotonic() + self._timeout
+        try:
+            with self._client.stream("POST", self._url, content=body, headers=headers) as answer:
+                read = 0
+                for chunk in answer.iter_raw():
+                    read += len(chunk)
+                    if read >= MAX_ANSWER_BYTES or time.monotonic() > deadline:
+                        break
+                code = answer.status_code
+        except httpx.TimeoutException as error:
+            return None, f"no answer within {self._timeout:g}s ({type(error).__name__})"
+        except httpx.HTTPError as error:
+            return None, f"could not post ({type(error).__name__})"
+        if 200 <= code < 300:
+            return code, None
+        if 300 <= code < 400:
+            return code, f"answered {code}: redirects are not followed"
+        return code, f"answered {code}"
+
+
+def _json(envelope: Mapping[str, Any]) -> str:
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
