@@ -68,7 +68,9 @@ class Backend:
 
     def __init__(self, db: Path) -> None:
         self.store = SQLiteTaskStore(db)
-        receiver = WebhookReceiver(self.store, SECRET, unknown_task=lambda e: Task(e.task_id))
+        receiver = WebhookReceiver(
+            self.store, SECRET, unknown_task=lambda e: Task(e.task_id, created_at=e.timestamp)
+        )
         app = FastAPI()
         app.include_router(webhook_router(receiver))
 
