@@ -260,6 +260,9 @@ class TestMirror:
         assert proxy.duplicated
         assert proxy.reordered
         assert {code for _, code in proxy.forwarded} == {200}
+        kinds = {json.loads(delivery.body)["type"] for delivery in proxy.received}
+        assert kinds == ({"agent.task.status_update"} if server.own_sender else
+                         {"agent.task.status_update", "test"})  # fmt: skip
 
         server_records = {
             (task_id, record["dest"], datetime.fromisoformat(record["at"]))
