@@ -1,19 +1,26 @@
-"""The ``tasklife`` command: ``diagram``, ``serve`` and ``demo`` (also ``python -m tasklife``).
+"""The ``tasklife`` command: ``diagram``, ``serve``, ``demo`` and ``webhooks`` (also
+``python -m tasklife``).
 
-``serve`` and ``demo`` import the server (FastAPI, uvicorn, SQLite, httpx) only when they run,
-so ``tasklife diagram`` and ``import tasklife`` never load them.
+``serve``, ``demo`` and ``webhooks`` import the server's parts (FastAPI, uvicorn, SQLite,
+httpx) only when they run, so ``tasklife diagram`` and ``import tasklife`` never load them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tasklife.diagram import render
 from tasklife.lifecycle import LIFECYCLE
+
+if TYPE_CHECKING:
+    from tasklife.service import Deliveries
 
 __all__ = ["main"]
 
@@ -52,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     diagram.set_defaults(run=_diagram)
     _add_serve(commands)
     _add_demo(commands)
+    _add_webhooks(commands)
     return parser
 
 
@@ -96,6 +104,99 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "transition and the task's history.",
     )
     demo.set_defaults(run=_demo)
+
+
+def _add_webhooks(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    webhooks = commands.add_parser(
+        "webhooks",
+        help="list and replay the webhook events whose every attempt failed (dead letters)",
+        description="The dead letters of the webhook sender of `tasklife serve --webhook-url`: "
+        "events kept after their last failed attempt, in the server's database.",
+    )
+    actions = webhooks.add_subparsers(required=True, metavar="ACTION")
+    listing = actions.add_parser(
+        "dead-letters", help="list the dead letters, oldest first", description="List the "
+        "dead letters, oldest first: id, task, status, event time, attempts, last error.",
+    )  # fmt: skip
+    replay = actions.add_parser(
+        "replay", help="queue dead letters again", description="Queue dead letters again, "
+        "due at once with fresh attempts; a running `tasklife serve` with a webhook URL sends "
+        "them (signed afresh, same body).",
+    )  # fmt: skip
+    for action in (listing, replay):
+        action.add_argument(
+            "--db", type=Path, default=Path("tasklife.sqlite3"),
+            help="the SQLite file `tasklife serve` uses (default: ./tasklife.sqlite3)",
+        )  # fmt: skip
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, action="append", dest="ids", help="a dead letter's id")
+    which.add_argument("--all", action="store_true", help="every dead letter")
+    listing.set_defaults(run=_dead_letters)
+    replay.set_defaults(run=_replay)
+
+
+class _Refused(Exception):
+    """Why a command cannot run: one line for stderr."""
+
+
+@contextmanager
+def _deliveries(db: Path) -> Iterator[Deliveries]:
+    """The webhook delivery queue in the SQLite file ``db`` (closed afterwards)."""
+    from tasklife.service import Deliveries  # noqa: PLC0415 - needs the server extra
+    from tasklife.store import SQLiteTaskStore, StoreError  # noqa: PLC0415
+
+    if not db.is_file():
+        raise _Refused(f"no database at {db} (pass --db)")
+    try:
+        store = SQLiteTaskStore(db)
+    except StoreError as error:
+        raise _Refused(f"cannot open {db}: {error}") from None
+    try:
+        yield Deliveries(store)
+    finally:
+        store.close()
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= 10_000:
+        print("tasklife webhooks: --limit must be from 1 to 10000", file=sys.stderr)
+        return 2
+    try:
+        with _deliveries(args.db) as queue:
+            letters = queue.dead_letters(limit=args.limit)
+    except _Refused as error:
+        print(f"tasklife webhooks: {error}", file=sys.stderr)
+        return 1
+    for letter in letters:
+        if args.json:
+            fields = {
+                "id": letter.id, "task_id": letter.task_id, "status": letter.status,
+                "at": letter.at.isoformat(), "attempts": letter.attempts,
+                "last_error": letter.last_error, "dead_at": letter.dead_at.isoformat(),
+                "body": json.loads(letter.body),
+            }  # fmt: skip
+            print(json.dumps(fields, ensure_ascii=False))
+        else:
+            print(
+                f"{letter.id}\t{letter.task_id or '(test)'}\t{letter.status}\t"
+                f"{letter.at.isoformat()}\t{letter.attempts} attempts\t{letter.last_error}"
+            )
+    if not letters and not args.json:
+        print("no dead letters", file=sys.stderr)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    try:
+        with _deliveries(args.db) as queue:
+            count = queue.replay(None if args.all else args.ids)
+    except _Refused as error:
+        print(f"tasklife webhooks: {error}", file=sys.stderr)
+        return 1
+    print(f"queued {count} dead letter(s) again")
+    return 0
 
 
 def _version() -> str:

@@ -11,7 +11,7 @@ Browser Use webhooks, at least once (``tasklife.service.sender``), from a queue 
 store's database (``tasklife.service.deliveries``).
 """
 
-from tasklife.service.deliveries import DEFAULT_DELAYS, DeadLetter
+from tasklife.service.deliveries import DEFAULT_DELAYS, DeadLetter, Deliveries
 from tasklife.service.sender import (
     DEFAULT_TIMEOUT,
     MAX_ANSWER_BYTES,
@@ -41,6 +41,7 @@ __all__ = [
     "MAX_METADATA_PAIRS",
     "Attempt",
     "DeadLetter",
+    "Deliveries",
     "TaskNotFound",
     "TaskService",
     "Ticker",

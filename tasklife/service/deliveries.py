@@ -23,18 +23,21 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 import attrs
 
 from tasklife.errors import InvalidArgument
 from tasklife.store import plan
 from tasklife.store.plan import Flow, Sql, Statement
+from tasklife.task import Clock, utc_now
 
 __all__ = [
     "DEFAULT_DELAYS",
     "Claimed",
     "DeadLetter",
+    "Deliveries",
+    "DeliveryStore",
     "Event",
     "Idle",
     "claim",
@@ -110,6 +113,7 @@ _REPLAY: Final = (
     "dead_at = NULL WHERE state = 'dead'"
 )
 _MAX_PROBLEM: Final = 200
+R = TypeVar("R")
 Settled = Literal["retry", "dead", "lost"]
 
 
@@ -195,6 +199,51 @@ def deliveries_sql(store: Sql) -> Sql:
         migrations=migrations,
         placeholder=store.placeholder,
     )
+
+
+class DeliveryStore(Protocol):
+    """What the queue needs of a store: ``SQLiteTaskStore`` and ``PostgresTaskStore`` are one."""
+
+    @property
+    def sql(self) -> Sql:
+        """The store's statements and table names."""
+
+    def transaction(self) -> Any:
+        """A transaction of the store's own (a context manager yielding ``SQLTransaction``)."""
+
+    def watch(self) -> Any:
+        """A context manager yielding a ``Watch`` on the feed."""
+
+
+class Deliveries:
+    """The delivery queue beside ``store``'s tables (made or migrated when missing): what
+    waits, the dead letters, and their replay. ``WebhookSender`` fills and empties it; an
+    operator's tool needs only this."""
+
+    def __init__(self, store: DeliveryStore, *, clock: Clock = utc_now) -> None:
+        self.store = store
+        self.sql = deliveries_sql(store.sql)
+        self.clock = clock
+        self.run(plan.migrate(self.sql, clock))
+
+    def run(self, flow: Flow[R]) -> R:
+        """Run ``flow`` in a transaction of the store's own."""
+        with self.store.transaction() as tx:
+            result: R = tx.run_flow(flow)
+            return result
+
+    def pending(self) -> int:
+        """How many events wait to be delivered (dead letters aside)."""
+        return self.run(pending(self.sql))
+
+    def dead_letters(self, *, after: int = 0, limit: int = 100) -> list[DeadLetter]:
+        """Up to ``limit`` dead letters with ids above ``after``, oldest first."""
+        return self.run(dead_letters(self.sql, after, limit))
+
+    def replay(self, ids: Iterable[int] | None = None) -> int:
+        """Queue dead letters again (all when ``ids`` is None), due now, with fresh attempts;
+        how many. Each is signed afresh when sent; its body (and so its digest) is unchanged."""
+        return self.run(replay(self.sql, ids, self.clock()))
 
 
 # Flows ----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Final, Literal, Protocol, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -39,10 +39,17 @@ import httpx
 
 from tasklife.errors import InvalidArgument
 from tasklife.service import deliveries
-from tasklife.service.deliveries import DEFAULT_DELAYS, Claimed, DeadLetter, Event, Idle
-from tasklife.store import plan
+from tasklife.service.deliveries import (
+    DEFAULT_DELAYS,
+    Claimed,
+    DeadLetter,
+    Deliveries,
+    DeliveryStore,
+    Event,
+    Idle,
+)
 from tasklife.store.drivers import SQLTransaction
-from tasklife.store.plan import Flow, Sql
+from tasklife.store.plan import Flow
 from tasklife.store.port import Change
 from tasklife.task import Clock, utc_now
 from tasklife.v1.wire import is_loopback_host
@@ -52,7 +59,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_ANSWER_BYTES",
     "Attempt",
-    "DeliveryStore",
     "MetadataOf",
     "WebhookSender",
     "checked_secret",
@@ -71,20 +77,6 @@ R = TypeVar("R")
 
 MetadataOf = Callable[[SQLTransaction, str], Mapping[str, Any] | None]
 """The metadata of a task, read in the consuming transaction (None: no metadata)."""
-
-
-class DeliveryStore(Protocol):
-    """What the sender needs of a store: ``SQLiteTaskStore`` and ``PostgresTaskStore`` are one."""
-
-    @property
-    def sql(self) -> Sql:
-        """The store's statements and table names."""
-
-    def transaction(self) -> Any:
-        """A transaction of the store's own (a context manager yielding ``SQLTransaction``)."""
-
-    def watch(self) -> Any:
-        """A context manager yielding a ``Watch`` on the feed."""
 
 
 @attrs.frozen
@@ -214,7 +206,8 @@ class WebhookSender:
         self._metadata = metadata
         self._clock = clock
         self._store = store
-        self._sql = deliveries.deliveries_sql(store.sql)
+        self.deliveries = Deliveries(store, clock=clock)
+        self._sql = self.deliveries.sql
         self._client = httpx.Client(
             timeout=self._timeout,
             follow_redirects=False,
@@ -226,7 +219,6 @@ class WebhookSender:
         self._queued = threading.Condition()
         self._generation = 0
         self._threads: list[threading.Thread] = []
-        self._run(plan.migrate(self._sql, clock))
 
     def __repr__(self) -> str:
         return f"WebhookSender(url={self._origin!r}, cursor={self._cursor!r})"
@@ -285,17 +277,16 @@ class WebhookSender:
         return Attempt(claimed.id, claimed.task_id, number, "retry", status_code, problem, due)
 
     def pending(self) -> int:
-        """How many events wait to be delivered (dead letters aside)."""
-        return self._run(deliveries.pending(self._sql))
+        """See ``Deliveries.pending``."""
+        return self.deliveries.pending()
 
     def dead_letters(self, *, after: int = 0, limit: int = 100) -> list[DeadLetter]:
-        """Up to ``limit`` dead letters with ids above ``after``, oldest first."""
-        return self._run(deliveries.dead_letters(self._sql, after, limit))
+        """See ``Deliveries.dead_letters``."""
+        return self.deliveries.dead_letters(after=after, limit=limit)
 
     def replay(self, ids: Iterable[int] | None = None) -> int:
-        """Queue dead letters again (all when ``ids`` is None), due now, with fresh attempts;
-        how many. Each is signed afresh; its body (and so its digest) is unchanged."""
-        count = self._run(deliveries.replay(self._sql, ids, self._clock()))
+        """See ``Deliveries.replay``; the sender's deliverers wake at once."""
+        count = self.deliveries.replay(ids)
         if count:
             self._wake()
         return count
@@ -376,9 +367,7 @@ class WebhookSender:
     # Internals ---------------------------------------------------------------------------
 
     def _run(self, flow: Flow[R]) -> R:
-        with self._store.transaction() as tx:
-            result: R = tx.run_flow(flow)
-            return result
+        return self.deliveries.run(flow)
 
     def _event(self, tx: SQLTransaction, change: Change) -> Event | None:
         """The event of a feed change: a record's destination, or a replaced task's status."""
