@@ -49,6 +49,7 @@ __all__ = [
     "next_due",
     "pending",
     "replay",
+    "settle",
 ]
 
 DEFAULT_DELAYS: Final = (1.0, 2.0, 4.0, 8.0, 16.0)
@@ -88,9 +89,10 @@ _DUE: Final = (
     "AND (d.lease_until IS NULL OR d.lease_until <= %s) "
     "AND NOT EXISTS (SELECT 1 FROM {deliveries} e WHERE e.task_id = d.task_id "
     "AND e.state = 'pending' AND e.id < d.id) "
-    "ORDER BY d.due_at, d.id LIMIT 1"
+    "ORDER BY d.due_at, d.id LIMIT %s"
 )
-_LEASE: Final = "UPDATE {deliveries} SET lease_until = %s, claim = claim + 1 WHERE id = %s"
+_LEASE: Final = "UPDATE {deliveries} SET lease_until = %s, claim = claim + 1 WHERE id IN "
+_RELEASE: Final = "UPDATE {deliveries} SET lease_until = NULL WHERE id = %s AND claim = %s"
 _DELIVERED: Final = "DELETE FROM {deliveries} WHERE id = %s AND claim = %s"
 _RETRY: Final = (
     "UPDATE {deliveries} SET attempts = %s, due_at = %s, lease_until = NULL, last_error = %s "
@@ -114,7 +116,7 @@ _REPLAY: Final = (
 )
 _MAX_PROBLEM: Final = 200
 R = TypeVar("R")
-Settled = Literal["retry", "dead", "lost"]
+Settled = Literal["delivered", "retry", "dead", "lost"]
 
 
 @attrs.frozen
@@ -262,16 +264,42 @@ def enqueue(sql: Sql, events: Sequence[Event], now: datetime) -> Flow[int]:
     return len(events)
 
 
-def claim(sql: Sql, now: datetime, lease: timedelta) -> Flow[Claimed | Idle]:
-    """Lease the row due first among the oldest pending row of each task; ``Idle`` (saying
-    when the next unclaimed row is due) when none is due."""
+def claim(sql: Sql, now: datetime, lease: timedelta, limit: int = 1) -> Flow[list[Claimed] | Idle]:
+    """Lease up to ``limit`` due rows, each the oldest pending row of its task (so no two of
+    one task), due first first; ``Idle`` (saying when the next unclaimed row is due) when
+    none is due."""
     stamp = _stamp(now)
-    found = yield Statement(sql.text(_DUE) + sql.lock, (stamp, stamp))
+    found = yield Statement(sql.text(_DUE) + sql.lock, (stamp, stamp, limit))
     if not found.rows:
         return Idle((yield from next_due(sql)))
-    row_id, task_id, body, attempts, held = found.rows[0]
-    yield Statement(sql.text(_LEASE), (_stamp(now + lease), row_id))
-    return Claimed(int(row_id), str(task_id), str(body), int(attempts), int(held) + 1)
+    ids = [row[0] for row in found.rows]
+    marks = "(" + ", ".join(["%s"] * len(ids)) + ")"
+    yield Statement(sql.text(_LEASE + marks), (_stamp(now + lease), *ids))
+    return [
+        Claimed(int(row_id), str(task_id), str(body), int(attempts), int(held) + 1)
+        for row_id, task_id, body, attempts, held in found.rows
+    ]
+
+
+def settle(
+    sql: Sql,
+    posted: Sequence[tuple[Claimed, str | None]],
+    unsent: Sequence[Claimed],
+    now: datetime,
+    delays: Sequence[float],
+) -> Flow[list[tuple[Settled, datetime | None]]]:
+    """Record what each posted row's attempt did (``problem`` None: answered 2xx) and release
+    the ``unsent`` ones; for each posted row, what became of it (see ``delivered``/``failed``)."""
+    out: list[tuple[Settled, datetime | None]] = []
+    for claimed, problem in posted:
+        if problem is None:
+            kept = yield from delivered(sql, claimed)
+            out.append(("delivered" if kept else "lost", None))
+        else:
+            out.append((yield from failed(sql, claimed, problem, now, delays)))
+    for claimed in unsent:
+        yield Statement(sql.text(_RELEASE), (claimed.id, claimed.claim))
+    return out
 
 
 def delivered(sql: Sql, claimed: Claimed) -> Flow[bool]:

@@ -167,7 +167,9 @@ class WebhookSender:
     how long a claim holds before another sender may take the event over (default: three
     timeouts, at least 30 s). ``metadata(tx, task_id)``: the task's metadata, read in the
     consuming transaction. ``clock``: the time used for due times, leases, and signatures.
-    ``workers``: how many events are posted at once (each of a different task).
+    ``workers``: how many events are posted at once (each of a different task); ``batch``:
+    how many events a deliverer claims (and settles) in one transaction, then posts one after
+    the other.
 
     ``consume()`` and ``deliver()`` do one step each, in the caller's thread; ``start()`` runs
     both in background threads until ``stop()`` (or the end of a ``with`` block).
@@ -186,6 +188,7 @@ class WebhookSender:
         allow_http: bool = False,
         cursor: str = DEFAULT_CURSOR,
         workers: int = 4,
+        batch: int = 8,
         metadata: MetadataOf | None = None,
         clock: Clock = utc_now,
     ) -> None:
@@ -195,6 +198,9 @@ class WebhookSender:
             raise InvalidArgument("failed_as", "must be 'stopped' or 'failed'")
         if type(workers) is not int or workers < 1:
             raise InvalidArgument("workers", "must be a positive integer")
+        if type(batch) is not int or not 1 <= batch <= 100:
+            raise InvalidArgument("batch", "must be an integer from 1 to 100")
+        self._batch = batch
         self._failed_as: Literal["stopped", "failed"] = failed_as
         self._delays = _checked_delays(delays)
         self._timeout = _positive("timeout", timeout)
@@ -244,37 +250,58 @@ class WebhookSender:
         self._run(deliveries.enqueue(self._sql, [Event("", "test", at, body)], at))
         self._wake()
 
-    def deliver(self) -> Attempt | None:
-        """Claim the event due first, post it, and record the outcome; None: none is due."""
+    def deliver(self) -> list[Attempt]:
+        """Claim up to ``batch`` due events (each the oldest pending one of its task), post
+        them one after the other, and record the outcomes in one transaction; what each
+        attempt did (empty: none is due)."""
         step = self._step()
-        return None if isinstance(step, Idle) else step
+        return [] if isinstance(step, Idle) else step
 
-    def _step(self) -> Attempt | Idle:
-        claimed = self._run(deliveries.claim(self._sql, self._clock(), self._lease))
+    def _step(self) -> list[Attempt] | Idle:
+        claimed = self._run(deliveries.claim(self._sql, self._clock(), self._lease, self._batch))
         if isinstance(claimed, Idle):
             return claimed
-        status_code, problem = self._post(claimed)
-        number = claimed.attempts + 1
-        if problem is None:
-            kept = self._run(deliveries.delivered(self._sql, claimed))
-            outcome: Literal["delivered", "lost"] = "delivered" if kept else "lost"
-            return Attempt(claimed.id, claimed.task_id, number, outcome, status_code, None)
+        began = time.monotonic()
+        budget = self._lease.total_seconds() - self._timeout  # the last post ends in the lease
+        posted: list[tuple[Claimed, int | None, str | None]] = []
+        for row in claimed:
+            if posted and time.monotonic() - began > budget:
+                break
+            posted.append((row, *self._post(row)))
         now = self._clock()
-        settled, due = self._run(deliveries.failed(self._sql, claimed, problem, now, self._delays))
-        if settled == "lost":
-            return Attempt(claimed.id, claimed.task_id, number, "lost", status_code, problem)
-        if due is None:
+        settled = self._run(
+            deliveries.settle(
+                self._sql, [(row, problem) for row, _, problem in posted],
+                claimed[len(posted) :], now, self._delays,
+            )
+        )  # fmt: skip
+        return [
+            self._attempt(row, (code, problem), outcome, now)
+            for (row, code, problem), outcome in zip(posted, settled, strict=True)
+        ]
+
+    def _attempt(
+        self,
+        row: Claimed,
+        answer: tuple[int | None, str | None],
+        settled: tuple[deliveries.Settled, datetime | None],
+        now: datetime,
+    ) -> Attempt:
+        """The attempt's record, logged when it failed (the origin only, never the secret)."""
+        (code, problem), (outcome, due) = answer, settled
+        number = row.attempts + 1
+        if outcome == "dead":
             log.error(
                 "webhook to %s: event %d (task %r) is a dead letter after %d attempts: %s",
-                self._origin, claimed.id, claimed.task_id, number, problem,
+                self._origin, row.id, row.task_id, number, problem,
             )  # fmt: skip
-            return Attempt(claimed.id, claimed.task_id, number, "dead", status_code, problem)
-        log.warning(
-            "webhook to %s: event %d (task %r) attempt %d failed: %s; retrying in %.3gs",
-            self._origin, claimed.id, claimed.task_id, number, problem,
-            (due - now).total_seconds(),
-        )  # fmt: skip
-        return Attempt(claimed.id, claimed.task_id, number, "retry", status_code, problem, due)
+        elif outcome == "retry" and due is not None:
+            log.warning(
+                "webhook to %s: event %d (task %r) attempt %d failed: %s; retrying in %.3gs",
+                self._origin, row.id, row.task_id, number, problem,
+                (due - now).total_seconds(),
+            )  # fmt: skip
+        return Attempt(row.id, row.task_id, number, outcome, code, problem, due)
 
     def pending(self) -> int:
         """See ``Deliveries.pending``."""

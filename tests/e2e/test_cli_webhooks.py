@@ -31,8 +31,7 @@ def one_dead_letter(db: Path) -> None:
         try:
             sender.consume()
             assert sender.pending() == 1
-            attempt = sender.deliver()
-            assert attempt is not None
+            [attempt] = sender.deliver()
             assert attempt.outcome == "dead"
         finally:
             sender.close()
