@@ -20,7 +20,7 @@ from typing import TextIO
 from tasklife.errors import InvalidTransition
 from tasklife.lifecycle import Action
 from tasklife.server import BackgroundServer, create_app
-from tasklife.store import SQLiteEmulatorStore
+from tasklife.store import SQLiteTaskStore
 from tasklife.task import Task, TransitionRecord
 from tasklife.transports import ActionRefused, RemoteTask
 from tasklife.transports.http import BrowserUseTransport
@@ -56,7 +56,7 @@ def run_demo(out: TextIO) -> int:
     """Run the demo, writing to ``out``; returns the exit status (0 when all went as shown)."""
     key = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="tasklife-demo-") as folder:
-        store = SQLiteEmulatorStore(Path(folder) / "demo.sqlite3")
+        store = SQLiteTaskStore(Path(folder) / "demo.sqlite3")
         try:
             app = create_app(store, key, step_seconds=0)
             with BackgroundServer(app) as server:
@@ -71,7 +71,7 @@ def run_demo(out: TextIO) -> int:
             store.close()
 
 
-def _drive(transport: BrowserUseTransport, store: SQLiteEmulatorStore, out: TextIO) -> int:
+def _drive(transport: BrowserUseTransport, store: SQLiteTaskStore, out: TextIO) -> int:
     def say(step: str, text: str) -> None:
         print(f"{step:<7} {text}", file=out)
 
@@ -108,8 +108,9 @@ def _drive(transport: BrowserUseTransport, store: SQLiteEmulatorStore, out: Text
     print(f"\nHistory of {task.id} (status {task.status}, version {task.version}):", file=out)
     print(history_table(task.history), file=out)
     remote = transport.get_status(task.id)
-    stored = store.get(task.id)
-    server_history = [] if stored is None else [(r.action, r.dest) for r in stored.task.history]
+    with store.transaction() as tx:
+        stored = tx.load(task.id).task
+    server_history = [(r.action, r.dest) for r in stored.history]
     same = remote is task.status and server_history == [(r.action, r.dest) for r in task.history]
     print(
         f"\nThe server agrees: the task is {remote}, and its stored history holds the same "

@@ -12,11 +12,11 @@
     ├── TaskConflict                      two views of one task disagree; nothing was changed
     │   ├── StaleTransition               a prepared transition whose task has moved on
     │   ├── ReconcileConflict             a remote status the local task cannot legally reach
-    │   └── StoreConflict (StoreError)    tasklife.store: a save based on a stale revision
+    │   └── StoreConflict (StoreError)    tasklife.store: a save based on a stale token
     ├── ListenerError                     a listener raised; the transition stays committed
     ├── TransportError                    tasklife.transports: the remote call failed
     │   ├── AuthError                     401, 403
-    │   ├── TaskNotFound                  404
+    │   ├── TaskNotFound (LookupError)    404; also the server's "no such task for this key"
     │   ├── ActionRefused                 400, 409: the remote refused the action
     │   ├── ValidationFailed (ValueError) 422, with the v1 detail list
     │   ├── RateLimited                   429, with retry_after
@@ -27,7 +27,6 @@
     ├── WaitTimeout (TimeoutError)        tasklife.transports: wait() ran out of time
     ├── StoreError                        tasklife.store: the store could not do what was asked
     │   └── StoreCorruption               a stored row is not a valid task
-    ├── server.TaskNotFound (LookupError) tasklife.server: no such task for this key
     └── ServerNotReady                    tasklife.server: a BackgroundServer did not come up
 
 The branches below ``ListenerError`` live with their adapters (``tasklife.transports``,

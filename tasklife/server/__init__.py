@@ -1,7 +1,8 @@
 """A local Browser Use Cloud API v1-compatible server: the HTTP entry point of tasklife.
 
 Needs the ``server`` extra (FastAPI and uvicorn). ``create_app(store, api_keys)`` returns a
-FastAPI app another service can mount; ``tasklife serve`` runs it with uvicorn, and
+FastAPI app another service can mount (``store``: a ``SQLiteTaskStore`` or a
+``PostgresTaskStore``); ``tasklife serve`` runs it with uvicorn, and
 ``tasklife demo`` runs it in-process. The app is a thin shell over the service layer,
 ``tasklife.service`` (``TaskService``, ``Ticker``), which imports no web framework; those names
 are re-exported here.
@@ -20,7 +21,8 @@ except ImportError as error:
 
 from tasklife.server.app import RunTaskRequest, create_app, key_fingerprint
 from tasklife.server.runner import BackgroundServer, ServerNotReady
-from tasklife.service import TaskNotFound, TaskService, Ticker
+from tasklife.service import TaskService, Ticker
+from tasklife.v1 import TaskNotFound
 
 __all__ = [
     "BackgroundServer",

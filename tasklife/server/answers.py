@@ -28,11 +28,11 @@ from typing import Any, Final
 
 import anyio
 import anyio.to_thread
+import attrs
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from tasklife.server.views import page_fields, summary_view
-from tasklife.store import EmulatorPage
+from tasklife.v1 import TaskPage, page_to_json, summary_to_json
 
 __all__ = [
     "CHUNK_BYTES",
@@ -75,16 +75,17 @@ async def off_loop(build: Callable[[], Any]) -> Response:
     return Response(body, media_type=_JSON)
 
 
-def page_chunks(found: EmulatorPage, page: int, limit: int) -> Iterator[bytes]:
+def page_chunks(found: TaskPage) -> Iterator[bytes]:
     """The v1 page as JSON, in chunks of about ``CHUNK_BYTES``; each task dropped once encoded."""
-    items = deque(found.items)
-    total = found.total
+    items = deque(found.tasks)
+    fields = page_to_json(attrs.evolve(found, tasks=()))
     del found
-    tail = b"]," + encode(page_fields(total, page, limit))[1:]
-    chunk = bytearray(b'{"tasks":[')
+    head, tail = encode(fields).split(b"[]", 1)  # '{"tasks":' and ',"total_pages":...}'
+    chunk = bytearray(head + b"[")
+    tail = b"]" + tail
     separator = b""
     while items:
-        chunk += separator + encode(summary_view(items.popleft()))
+        chunk += separator + encode(summary_to_json(items.popleft()))
         separator = b","
         if len(chunk) >= CHUNK_BYTES:
             yield bytes(chunk)

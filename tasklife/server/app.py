@@ -1,4 +1,4 @@
-"""``create_app``: the Browser Use v1-compatible FastAPI app over an ``EmulatorStore``.
+"""``create_app``: the Browser Use v1-compatible FastAPI app over a SQL task store.
 
 Endpoints (all but ``/api/v1/ping`` need ``Authorization: Bearer <key>``):
 
@@ -14,7 +14,7 @@ GET     /api/v1/ping                           ``{"status": "ok"}`` (no key need
 POST    /emulator/v1/task/{task_id}/advance    ``?steps=N``: N steps of progress (running only)
 POST    /emulator/v1/task/{task_id}/finish     finish a running task now
 POST    /emulator/v1/task/{task_id}/fail       ``?reason=``: fail the task now
-GET     /emulator/v1/task/{task_id}/history    every transition record, version and revision
+GET     /emulator/v1/task/{task_id}/history    every transition record, version and token
 ======  =====================================  ==================================================
 
 The ``/emulator/v1`` endpoints do not exist on the real service; they drive the simulated
@@ -58,19 +58,18 @@ from tasklife.server.middleware import (
     checked_keys,
 )
 from tasklife.server.validation import v1_errors
-from tasklife.server.views import history_view, task_view
-from tasklife.service import (
+from tasklife.service import ServiceTask, TaskService, Ticker, check_text
+from tasklife.service.tables import SQLStore
+from tasklife.store import StoreConflict, StoreError
+from tasklife.task import Clock, check_id, utc_now
+from tasklife.v1 import (
     DEFAULT_LLM_MODEL,
     DEFAULT_MAX_AGENT_STEPS,
-    MAX_AGENT_STEPS_LIMIT,
+    MAX_AGENT_STEPS,
     MAX_METADATA_PAIRS,
     TaskNotFound,
-    TaskService,
-    Ticker,
-    check_text,
+    task_view_to_json,
 )
-from tasklife.store import EmulatorStore, StoreConflict, StoreError
-from tasklife.task import Clock, check_id, utc_now
 
 __all__ = ["create_app", "key_fingerprint"]
 
@@ -122,14 +121,14 @@ class RunTaskRequest(BaseModel):
 
     task: Text = Field(min_length=1, description="What the agent should do.")
     llm_model: Text = DEFAULT_LLM_MODEL
-    max_agent_steps: int = Field(DEFAULT_MAX_AGENT_STEPS, ge=1, le=MAX_AGENT_STEPS_LIMIT)
+    max_agent_steps: int = Field(DEFAULT_MAX_AGENT_STEPS, ge=1, le=MAX_AGENT_STEPS)
     metadata: dict[Text, Text] | None = Field(None, max_length=MAX_METADATA_PAIRS)
     secrets: dict[Text, Text] | None = None
     allowed_domains: list[Text] | None = None
 
 
 def create_app(
-    store: EmulatorStore,
+    store: SQLStore,
     api_keys: str | Iterable[str],
     *,
     step_seconds: float = 1.0,
@@ -138,6 +137,10 @@ def create_app(
     clock: Clock = utc_now,
 ) -> FastAPI:
     """A FastAPI app serving the Browser Use v1 task API from ``store``.
+
+    ``store`` is a ``SQLiteTaskStore`` or a ``PostgresTaskStore``; the service's own tables are
+    created beside the store's (an old ``tasklife serve`` file is moved into them) before this
+    returns. Several apps (in several processes) on one database act as one service.
 
     ``api_keys`` are the accepted bearer keys; each key sees only the tasks created with it.
     A key no client could send (empty, whitespace around it, a control or non-ASCII
@@ -153,7 +156,7 @@ def create_app(
     if type(max_body_bytes) is not int or max_body_bytes < 0:
         raise InvalidArgument("max_body_bytes", f"must be a non-negative int: {max_body_bytes!r}")
     accepted = ApiKeys(keys, key_fingerprint)
-    service = TaskService(store, clock=clock)
+    service = TaskService(store, clock=clock, step_seconds=step_seconds).open()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -235,7 +238,7 @@ def _api(service: TaskService) -> APIRouter:
     async def get_task(task_id: str, request: Request) -> Response:
         """The v1 task view, with one step object per step taken."""
         owner, checked = _owner(request), _task_id(task_id, "path")
-        return await off_loop(lambda: service.read(owner, checked, task_view))
+        return await off_loop(lambda: service.read(owner, checked, _task_view))
 
     @router.get("/task/{task_id}/status")
     async def get_task_status(task_id: str, request: Request) -> Response:
@@ -252,7 +255,7 @@ def _api(service: TaskService) -> APIRouter:
         """The key's tasks, newest first."""
         owner = _owner(request)
         return PageAnswer(
-            lambda: page_chunks(service.page(owner, page, limit), page, limit),
+            lambda: page_chunks(service.page(owner, page, limit)),
             page_limits.of(owner),
         )
 
@@ -272,7 +275,7 @@ def _emulator(service: TaskService) -> APIRouter:
     async def emulator_advance(
         task_id: str,
         request: Request,
-        steps: Annotated[int, Query(ge=1, le=MAX_AGENT_STEPS_LIMIT)] = 1,
+        steps: Annotated[int, Query(ge=1, le=MAX_AGENT_STEPS)] = 1,
     ) -> JSONAnswer:
         """Take ``steps`` steps now (running tasks only); the task finishes at its limit."""
         return JSONAnswer(service.advance(_owner(request), _task_id(task_id, "path"), steps))
@@ -295,9 +298,13 @@ def _emulator(service: TaskService) -> APIRouter:
     async def emulator_history(task_id: str, request: Request) -> Response:
         """The task's transition records, version and store revision."""
         owner, checked = _owner(request), _task_id(task_id, "path")
-        return await off_loop(lambda: service.read(owner, checked, history_view))
+        return await off_loop(lambda: service.read(owner, checked, ServiceTask.history))
 
     return router
+
+
+def _task_view(record: ServiceTask) -> dict[str, Any]:
+    return task_view_to_json(record.view())
 
 
 def _task_id(value: str, where: str) -> str:

@@ -26,7 +26,7 @@ from tasklife.errors import InvalidArgument
 from tasklife.server.app import create_app
 from tasklife.server.logs import FloodGate, log_to_stderr
 from tasklife.server.middleware import checked_keys
-from tasklife.store import SQLiteEmulatorStore, StoreError
+from tasklife.store import SQLiteTaskStore, StoreError
 
 __all__ = ["SHUTDOWN_SECONDS", "serve"]
 
@@ -54,14 +54,17 @@ def serve(*, host: str, port: int, db: Path, api_key: str, step_seconds: float) 
     """
     gate = FloodGate()
     listener = log_to_stderr(gate)
-    store: SQLiteEmulatorStore | None = None
+    store: SQLiteTaskStore | None = None
     try:
         with _sigterm_interrupts():
             keys = _keys(api_key)
             if not _is_loopback(host):
                 log.warning("binding %s: the server is reachable from other machines", host)
             store = _open_store(db)
-            app = create_app(store, keys, step_seconds=step_seconds, access_log=True)
+            try:
+                app = create_app(store, keys, step_seconds=step_seconds, access_log=True)
+            except StoreError as error:
+                raise _CannotStart(f"cannot open the task store {db}: {error}", 1) from None
             mode = f"one step every {step_seconds}s" if step_seconds else "manual steps"
             log.info("tasks in %s; simulated execution: %s", db, mode)
             server = uvicorn.Server(
@@ -98,10 +101,10 @@ def _keys(api_key: str) -> tuple[str, ...]:
         raise _CannotStart(error.problem, 2) from None
 
 
-def _open_store(db: Path) -> SQLiteEmulatorStore:
+def _open_store(db: Path) -> SQLiteTaskStore:
     """The store on ``db``, or ``_CannotStart`` saying what is wrong with which path."""
     try:
-        return SQLiteEmulatorStore(db)
+        return SQLiteTaskStore(db)
     except StoreError as error:
         raise _CannotStart(f"cannot open the task store {db}: {_why(db, error)}", 1) from None
 

@@ -20,7 +20,7 @@ import httpx
 from tasklife.server.app import create_app
 from tasklife.server.middleware import DEFAULT_MAX_BODY_BYTES
 from tasklife.server.runner import BackgroundServer
-from tasklife.store import SQLiteEmulatorStore
+from tasklife.store import SQLiteTaskStore
 
 __all__ = ["LiveServer"]
 
@@ -31,7 +31,7 @@ class LiveServer:
 
     base_url: str
     db: Path
-    store: SQLiteEmulatorStore
+    store: SQLiteTaskStore
     background: BackgroundServer
     api_keys: tuple[str, ...]
 
@@ -46,7 +46,7 @@ class LiveServer:
         **app_options: Any,
     ) -> Self:
         """Serve a new app over the SQLite file ``db`` (manual mode unless ``step_seconds``)."""
-        store = SQLiteEmulatorStore(db)
+        store = SQLiteTaskStore(db)
         try:
             app = create_app(
                 store,

@@ -1,14 +1,16 @@
-"""The server's service layer: its use cases, conflict retry and ticker, without a web framework.
+"""The server's service layer: its use cases, tables, ticker and webhook sender, without a web
+framework.
 
 ``TaskService`` holds the use cases (run a task, act on it, read it, page through an owner's
-tasks, the emulator's advance/finish/fail) over a ``tasklife.store`` store; every state change
-is a ``tasklife.Task`` action on a task loaded from the store and saved back, retried from a
-fresh load when another writer got there first. ``Ticker`` drives the simulated execution.
-Nothing here imports FastAPI, Starlette, pydantic or uvicorn: ``tasklife.server`` is the HTTP
-entry point on top of it, and any other host (a worker, a test, another framework) can call
-the same use cases directly. ``WebhookSender`` delivers the store's change feed as signed
-Browser Use webhooks, at least once (``tasklife.service.sender``), from a queue kept in the
-store's database (``tasklife.service.deliveries``).
+tasks, the emulator's advance/finish/fail, the simulated execution's ``tick``) over a SQL task
+store of ``tasklife.store``; each is one transaction of the store, in which the task and the
+service's own row (``tasklife.service.tables``) commit together, retried from a fresh load when
+another writer got there first. ``Ticker`` drives the simulated execution. ``WebhookSender``
+delivers the store's change feed as signed Browser Use webhooks, at least once
+(``tasklife.service.sender``), from a queue kept in the store's database
+(``tasklife.service.deliveries``). Nothing here imports FastAPI, Starlette, pydantic or uvicorn:
+``tasklife.server`` is the HTTP entry point on top of it, and any other host (a worker, a test,
+another framework) can call the same use cases directly.
 """
 
 from tasklife.service.deliveries import DEFAULT_DELAYS, DeadLetter, Deliveries
@@ -19,12 +21,9 @@ from tasklife.service.sender import (
     WebhookSender,
     checked_secret,
 )
+from tasklife.service.tables import SERVICE, Tables
 from tasklife.service.tasks import (
-    DEFAULT_LLM_MODEL,
-    DEFAULT_MAX_AGENT_STEPS,
-    MAX_AGENT_STEPS_LIMIT,
-    MAX_METADATA_PAIRS,
-    TaskNotFound,
+    ServiceTask,
     TaskService,
     check_text,
     new_task_id,
@@ -33,16 +32,14 @@ from tasklife.service.ticker import Ticker
 
 __all__ = [
     "DEFAULT_DELAYS",
-    "DEFAULT_LLM_MODEL",
-    "DEFAULT_MAX_AGENT_STEPS",
     "DEFAULT_TIMEOUT",
-    "MAX_AGENT_STEPS_LIMIT",
     "MAX_ANSWER_BYTES",
-    "MAX_METADATA_PAIRS",
+    "SERVICE",
     "Attempt",
     "DeadLetter",
     "Deliveries",
-    "TaskNotFound",
+    "ServiceTask",
+    "Tables",
     "TaskService",
     "Ticker",
     "WebhookSender",

@@ -13,14 +13,13 @@ a task can be claimed, so a task's events go out in feed order, one at a time. O
 the claim's select is ``FOR UPDATE SKIP LOCKED`` (concurrent claimers skip each other's rows);
 on SQLite the store's transaction holds the write lock, so claims are serialised.
 
-The flows are ``tasklife.store.plan`` flows (sans-I/O generators) over a ``Sql`` of their own,
-run by ``SQLTransaction.run_flow`` inside the store's transactions; the table has numbered
-migrations of its own, applied by ``tasklife.store.plan.migrate``.
+The flows are ``tasklife.store.plan`` flows (sans-I/O generators), run by
+``SQLTransaction.run_flow`` inside the store's transactions; the table and its numbered
+migrations are declared with ``tasklife.service.tables.Tables`` (component ``webhook``).
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol, TypeVar
@@ -28,12 +27,14 @@ from typing import Any, Final, Literal, Protocol, TypeVar
 import attrs
 
 from tasklife.errors import InvalidArgument
+from tasklife.service.tables import SQLStore, Tables
 from tasklife.store import plan
 from tasklife.store.plan import Flow, Sql, Statement
 from tasklife.task import Clock, utc_now
 
 __all__ = [
     "DEFAULT_DELAYS",
+    "WEBHOOK",
     "Claimed",
     "DeadLetter",
     "Deliveries",
@@ -57,62 +58,71 @@ DEFAULT_DELAYS: Final = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 _SQLITE: Final = (
     (
-        "CREATE TABLE {deliveries} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "CREATE TABLE {webhook_deliveries} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
         "task_id TEXT NOT NULL, status TEXT NOT NULL, event_at TEXT NOT NULL, "
         "body TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, "
         "due_at TEXT NOT NULL, lease_until TEXT, claim INTEGER NOT NULL, last_error TEXT, "
         "created_at TEXT NOT NULL, dead_at TEXT)",
-        "CREATE INDEX {deliveries_due} ON {deliveries} (state, due_at)",
-        "CREATE INDEX {deliveries_task} ON {deliveries} (task_id, state, id)",
+        "CREATE INDEX {webhook_deliveries_due} ON {webhook_deliveries} (state, due_at)",
+        "CREATE INDEX {webhook_deliveries_task} ON {webhook_deliveries} (task_id, state, id)",
     ),
 )
-_POSTGRES: Final = (
+_POSTGRESQL: Final = (
     (
-        "CREATE TABLE {deliveries} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+        "CREATE TABLE {webhook_deliveries} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
         "task_id text NOT NULL, status text NOT NULL, event_at timestamptz NOT NULL, "
         "body text NOT NULL, state text NOT NULL, attempts integer NOT NULL, "
         "due_at timestamptz NOT NULL, lease_until timestamptz, claim bigint NOT NULL, "
         "last_error text, created_at timestamptz NOT NULL, dead_at timestamptz)",
-        "CREATE INDEX {deliveries_due} ON {deliveries} (state, due_at)",
-        "CREATE INDEX {deliveries_task} ON {deliveries} (task_id, state, id)",
+        "CREATE INDEX {webhook_deliveries_due} ON {webhook_deliveries} (state, due_at)",
+        "CREATE INDEX {webhook_deliveries_task} ON {webhook_deliveries} (task_id, state, id)",
     ),
 )
 
+WEBHOOK: Final = Tables(
+    component="webhook",
+    tables=("deliveries",),
+    indexes=("deliveries_due", "deliveries_task"),
+    migrations={"sqlite": _SQLITE, "postgresql": _POSTGRESQL},
+)
+"""The delivery queue's table, ``webhook_deliveries``, beside the store's (see
+``tasklife.service.tables``)."""
+
 _INSERT: Final = (
-    "INSERT INTO {deliveries} (task_id, status, event_at, body, state, attempts, due_at, "
+    "INSERT INTO {webhook_deliveries} (task_id, status, event_at, body, state, attempts, due_at, "
     "claim, created_at) VALUES "
 )
 # The oldest pending row of each task is the only one that may go; of those, the one due first.
 _DUE: Final = (
-    "SELECT d.id, d.task_id, d.body, d.attempts, d.claim FROM {deliveries} d "
+    "SELECT d.id, d.task_id, d.body, d.attempts, d.claim FROM {webhook_deliveries} d "
     "WHERE d.state = 'pending' AND d.due_at <= %s "
     "AND (d.lease_until IS NULL OR d.lease_until <= %s) "
-    "AND NOT EXISTS (SELECT 1 FROM {deliveries} e WHERE e.task_id = d.task_id "
+    "AND NOT EXISTS (SELECT 1 FROM {webhook_deliveries} e WHERE e.task_id = d.task_id "
     "AND e.state = 'pending' AND e.id < d.id) "
     "ORDER BY d.due_at, d.id LIMIT %s"
 )
-_LEASE: Final = "UPDATE {deliveries} SET lease_until = %s, claim = claim + 1 WHERE id IN "
-_RELEASE: Final = "UPDATE {deliveries} SET lease_until = NULL WHERE id = %s AND claim = %s"
-_DELIVERED: Final = "DELETE FROM {deliveries} WHERE id = %s AND claim = %s"
+_LEASE: Final = "UPDATE {webhook_deliveries} SET lease_until = %s, claim = claim + 1 WHERE id IN "
+_RELEASE: Final = "UPDATE {webhook_deliveries} SET lease_until = NULL WHERE id = %s AND claim = %s"
+_DELIVERED: Final = "DELETE FROM {webhook_deliveries} WHERE id = %s AND claim = %s"
 _RETRY: Final = (
-    "UPDATE {deliveries} SET attempts = %s, due_at = %s, lease_until = NULL, last_error = %s "
-    "WHERE id = %s AND claim = %s"
+    "UPDATE {webhook_deliveries} SET attempts = %s, due_at = %s, lease_until = NULL, "
+    "last_error = %s WHERE id = %s AND claim = %s"
 )
 _DEAD: Final = (
-    "UPDATE {deliveries} SET state = 'dead', attempts = %s, lease_until = NULL, "
+    "UPDATE {webhook_deliveries} SET state = 'dead', attempts = %s, lease_until = NULL, "
     "last_error = %s, dead_at = %s WHERE id = %s AND claim = %s"
 )
 _NEXT_DUE: Final = (
-    "SELECT min(due_at) FROM {deliveries} WHERE state = 'pending' AND lease_until IS NULL"
+    "SELECT min(due_at) FROM {webhook_deliveries} WHERE state = 'pending' AND lease_until IS NULL"
 )
-_PENDING: Final = "SELECT count(*) FROM {deliveries} WHERE state = 'pending'"
+_PENDING: Final = "SELECT count(*) FROM {webhook_deliveries} WHERE state = 'pending'"
 _DEAD_LETTERS: Final = (
     "SELECT id, task_id, status, event_at, body, attempts, last_error, dead_at "
-    "FROM {deliveries} WHERE state = 'dead' AND id > %s ORDER BY id LIMIT %s"
+    "FROM {webhook_deliveries} WHERE state = 'dead' AND id > %s ORDER BY id LIMIT %s"
 )
 _REPLAY: Final = (
-    "UPDATE {deliveries} SET state = 'pending', attempts = 0, due_at = %s, lease_until = NULL, "
-    "dead_at = NULL WHERE state = 'dead'"
+    "UPDATE {webhook_deliveries} SET state = 'pending', attempts = 0, due_at = %s, "
+    "lease_until = NULL, dead_at = NULL WHERE state = 'dead'"
 )
 _MAX_PROBLEM: Final = 200
 R = TypeVar("R")
@@ -164,54 +174,14 @@ class DeadLetter:
 
 
 def deliveries_sql(store: Sql) -> Sql:
-    """The statements of the delivery table beside the store whose statements are ``store``.
-
-    SQLite: tables ``<prefix>webhook_deliveries`` and ``<prefix>webhook_migrations``;
-    PostgreSQL: ``webhook_deliveries`` and ``webhook_migrations`` in the store's schema.
-    """
-    schema = store.tables.get("schema")
-    if schema is None:  # SQLite: '"<prefix>changes"'
-        prefix = store.tables["changes"][1 : -len('changes"')]
-        names = ("deliveries", "deliveries_due", "deliveries_task", "migrations")
-        tables = {name: f'"{prefix}webhook_{name}"' for name in names}
-        bootstrap: tuple[Statement, ...] = ()
-        lock, migrations = "", _SQLITE
-    else:
-        tables = {
-            "deliveries": f'{schema}."webhook_deliveries"',
-            "migrations": f'{schema}."webhook_migrations"',
-            "deliveries_due": '"webhook_deliveries_due"',
-            "deliveries_task": '"webhook_deliveries_task"',
-        }
-        key = zlib.crc32(f"{schema}:webhooks".encode())
-        bootstrap = (Statement("SELECT pg_advisory_xact_lock(%s)", (key,)),)
-        lock, migrations = " FOR UPDATE SKIP LOCKED", _POSTGRES
-    created = (
-        "CREATE TABLE IF NOT EXISTS {migrations} "
-        + ("(version integer PRIMARY KEY, " if schema else "(version INTEGER PRIMARY KEY, ")
-        + ("applied_at timestamptz NOT NULL)" if schema else "applied_at TEXT NOT NULL)")
-    )
-    return Sql(
-        tables=tables,
-        records_json="",
-        horizon="",
-        lock=lock,
-        notify=None,
-        bootstrap=(*bootstrap, Statement(created)),
-        migrations=migrations,
-        placeholder=store.placeholder,
-    )
+    """The statements of the delivery queue beside the store whose statements are ``store``:
+    the component's (``WEBHOOK``), claims skipping the rows other claimers hold on PostgreSQL."""
+    sql = WEBHOOK.sql(store)
+    return attrs.evolve(sql, lock=" FOR UPDATE SKIP LOCKED" if sql.engine == "postgresql" else "")
 
 
-class DeliveryStore(Protocol):
+class DeliveryStore(SQLStore, Protocol):
     """What the queue needs of a store: ``SQLiteTaskStore`` and ``PostgresTaskStore`` are one."""
-
-    @property
-    def sql(self) -> Sql:
-        """The store's statements and table names."""
-
-    def transaction(self) -> Any:
-        """A transaction of the store's own (a context manager yielding ``SQLTransaction``)."""
 
     def watch(self) -> Any:
         """A context manager yielding a ``Watch`` on the feed."""
@@ -226,7 +196,8 @@ class Deliveries:
         self.store = store
         self.sql = deliveries_sql(store.sql)
         self.clock = clock
-        self.run(plan.migrate(self.sql, clock))
+        with store.transaction() as tx:
+            WEBHOOK.migrate(tx, self.sql, clock)
 
     def run(self, flow: Flow[R]) -> R:
         """Run ``flow`` in a transaction of the store's own."""

@@ -1,25 +1,31 @@
 """``TaskService``: the server's use cases, as plain Python (no HTTP, no web framework).
 
-Every state change is a ``tasklife.Task`` action on a task loaded from the store, followed by
-a save: load, act, save. The service holds no lifecycle logic of its own; what the lifecycle
-table refuses, the task refuses (and the HTTP entry point, ``tasklife.server``, maps the
-domain error to a status code).
-
-Concurrency. Within one process, changes to one task are serialised by a striped lock, so
-threads never race each other on a task; across processes (two servers on one SQLite file)
-the store's optimistic revision check catches the race and the whole load-act-save is retried
-up to ``max_attempts`` times before ``StoreConflict`` reaches the caller. The service keeps the
-last saved record of recently used tasks (up to ``cache_size``) and changes it without reading
-the store first: the save's revision check proves it was current, and a refusal is only
-answered after the stored revision was checked. So an accepted action costs one short write
-transaction and nothing else, however long the task's history has grown.
+The tasks live in a store of the neutral port (``SQLiteTaskStore``, ``PostgresTaskStore``); what
+the server keeps beside each ``Task`` (the owner's key fingerprint, the text, the model, the
+metadata, ``max_agent_steps``, the simulated output, the due time of the next simulated step)
+lives in the service's own table, ``service_tasks`` (``tasklife.service.tables``), in the same
+database. Every use case is one transaction of the store (``tasklife.store.retried``): it locks
+the task's service row, loads the task, acts through the unit of work (``transact``), saves,
+and writes the service row, so a task and its service row commit together or not at all. A
+transaction that loses a race to another writer is run again from a fresh load, up to
+``max_attempts`` times, then ``TooManyConflicts`` (a ``StoreConflict``) reaches the caller.
+The service holds no lifecycle logic of its own: what the lifecycle table refuses, the task
+refuses (and the HTTP entry point, ``tasklife.server``, maps the domain error to a status code).
+It holds no copy of any task either, so several services (replicas, in several processes) on
+one database act as one.
 
 Simulated execution. A task starts right after it is created (``start``, origin ``remote``).
-``tick()`` advances every running task by one step and finishes those that reach their
-``max_agent_steps``; ``tasklife.service.Ticker`` calls it on a schedule from one background
-thread for the whole service. Client actions are recorded with origin ``local``; what the simulated
-service does by itself (start, finish, fail) with origin ``remote``, mirroring the lifecycle
-table's "who" column.
+A running task has a due time for its next step (``due_at``), set when it starts or resumes to
+one period (``step_seconds``) later, and cleared in the same transaction as a pause or an end.
+``tick()`` claims the tasks whose step is due (on PostgreSQL ``FOR UPDATE SKIP LOCKED``, so
+replicas ticking at once share them out; on SQLite under the write lock), takes one step of
+each (finishing those that reach ``max_agent_steps``) and moves the due time on by one period,
+in the same transaction. So a task steps once per period however many replicas tick, never
+while paused, and keeps stepping while any replica ticks. A due time that fell behind the
+present (no replica ticked for a while) is moved to just after it: missed steps are skipped,
+not taken in a burst. ``tasklife.service.Ticker`` calls ``tick`` on a schedule. Client
+actions are recorded with origin ``local``; what the simulated service does by itself (start,
+finish, fail) with origin ``remote``, mirroring the lifecycle table's "who" column.
 """
 
 from __future__ import annotations
@@ -29,48 +35,43 @@ import threading
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-from tasklife.errors import (
-    InvalidArgument,
-    InvalidTransition,
-    TaskLifeError,
-    TaskNotRunning,
-)
+import attrs
+
+from tasklife.errors import InvalidArgument, TaskNotRunning
 from tasklife.lifecycle import Action, TaskStatus
-from tasklife.store import EmulatorPage, EmulatorStore, StoreConflict, StoredTask
+from tasklife.service import tables
+from tasklife.service.legacy import import_emulator
+from tasklife.service.tables import SERVICE, ServiceRow, SQLStore, micros
+from tasklife.store import DEFAULT_ATTEMPTS, retried, transact
+from tasklife.store.drivers import SQLTransaction
+from tasklife.store.plan import Sql
 from tasklife.task import Clock, Task, check_id, utc_now
+from tasklife.v1 import (
+    DEFAULT_LLM_MODEL,
+    DEFAULT_MAX_AGENT_STEPS,
+    MAX_METADATA_PAIRS,
+    TaskNotFound,
+    TaskPage,
+    TaskView,
+    check_page,
+    task_page,
+    task_view,
+)
+from tasklife.v1 import MAX_AGENT_STEPS as MAX_AGENT_STEPS_LIMIT
 
 __all__ = [
-    "DEFAULT_LLM_MODEL",
-    "DEFAULT_MAX_AGENT_STEPS",
-    "MAX_AGENT_STEPS_LIMIT",
-    "MAX_METADATA_PAIRS",
-    "TaskNotFound",
+    "ServiceTask",
     "TaskService",
     "check_text",
     "new_task_id",
     "summary",
 ]
 
-DEFAULT_MAX_AGENT_STEPS: Final = 75
-MAX_AGENT_STEPS_LIMIT: Final = 200
-DEFAULT_LLM_MODEL: Final = "gpt-4o"
-MAX_METADATA_PAIRS: Final = 10
-_STRIPES: Final = 64
 _EXCERPT: Final = 80  # characters of the task's text quoted in a simulated output
 _CLIENT_ACTIONS: Final = frozenset({Action.PAUSE, Action.RESUME, Action.STOP})
+_TICK_BATCH: Final = 100  # due tasks claimed (and stepped) per transaction of a tick
 
 T = TypeVar("T")
-
-
-class TaskNotFound(TaskLifeError, LookupError):
-    """No task with this id belongs to the caller (another owner's task is "not found" too)."""
-
-    def __init__(self, task_id: str) -> None:
-        self.task_id = task_id
-        super().__init__(f"task {task_id!r} not found")
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.task_id,))
 
 
 def check_text(value: object, argument: str) -> str:
@@ -96,28 +97,81 @@ def new_task_id() -> str:
     return f"task_{secrets.token_hex(16)}"
 
 
+@attrs.define
+class ServiceTask:
+    """A task as the service holds it: the domain's ``Task``, its token, and its service row."""
+
+    task: Task
+    token: int
+    row: ServiceRow
+
+    @property
+    def id(self) -> str:
+        """The task's id."""
+        return self.task.id
+
+    def view(self) -> TaskView:
+        """The v1 task view of this task."""
+        row = self.row
+        return task_view(
+            self.task,
+            text=row.text,
+            output=row.output,
+            finished_at=row.finished_at,
+            metadata=row.metadata,
+            llm_model=row.llm_model,
+            max_agent_steps=row.max_agent_steps,
+        )
+
+    def history(self) -> dict[str, Any]:
+        """The emulator's history: every transition record, the version and the token."""
+        task = self.task
+        return {
+            "id": task.id,
+            "status": task.status.value,
+            "steps": task.steps,
+            "version": task.version,
+            "token": self.token,
+            "history": [r.to_dict() for r in task.history],
+        }
+
+
 class TaskService:
-    """The server's use cases over an ``EmulatorStore``; safe to call from many threads."""
+    """The server's use cases over a SQL task store; safe to call from many threads.
+
+    ``step_seconds`` is the simulated execution's period (0: tasks are never due by
+    themselves; ``tick()`` then steps every running task once per call). Nothing is read or
+    written until ``open()`` (or the first use case, which opens the service): it creates the
+    service's tables, or moves an old ``tasklife serve`` file's tasks into them.
+    """
 
     def __init__(
         self,
-        store: EmulatorStore,
+        store: SQLStore,
         *,
         clock: Clock = utc_now,
-        max_attempts: int = 8,
-        cache_size: int = 10_000,
+        step_seconds: float = 0,
+        max_attempts: int = DEFAULT_ATTEMPTS,
         new_id: Callable[[], str] = new_task_id,
     ) -> None:
         if type(max_attempts) is not int or max_attempts < 1:
             raise InvalidArgument("max_attempts", f"must be a positive integer: {max_attempts!r}")
+        if not 0 <= step_seconds < 86_400:
+            raise InvalidArgument(
+                "step_seconds", f"must be 0 or more, under a day, not {step_seconds!r}"
+            )
         self.store = store
         self._clock = clock
+        self._period = round(step_seconds * 1_000_000)
         self._max_attempts = max_attempts
-        self._cache_size = cache_size
         self._new_id = new_id
-        self._stripes = tuple(threading.Lock() for _ in range(_STRIPES))
-        self._cache: dict[str, StoredTask] = {}
-        self._cache_lock = threading.Lock()
+        self._opened: Sql | None = None
+        self._opening = threading.Lock()
+
+    def open(self) -> TaskService:
+        """Create the service's tables (or bring them up to date); idempotent. Returns self."""
+        self._open()
+        return self
 
     # use cases ---------------------------------------------------------------------------
 
@@ -129,7 +183,7 @@ class TaskService:
         llm_model: str = DEFAULT_LLM_MODEL,
         max_agent_steps: int = DEFAULT_MAX_AGENT_STEPS,
         metadata: dict[str, str] | None = None,
-    ) -> StoredTask:
+    ) -> ServiceTask:
         """Create a task for ``owner`` and start it, as the service does after run-task.
 
         Raises ``InvalidArgument`` naming the argument, storing nothing, when a string cannot be
@@ -150,36 +204,29 @@ class TaskService:
             )
         for key, value in pairs.items():
             check_text(value, f"metadata.{check_text(key, 'metadata')}")
+        sql = self._open()
         task = Task(self._new_id(), clock=self._clock)
         task.apply(Action.START, origin="remote")
-        record = StoredTask(
-            task,
-            owner=owner,
-            text=text,
-            llm_model=llm_model,
-            max_agent_steps=max_agent_steps,
-            metadata=pairs,
-        )
-        self.store.add(record)
-        self._remember(record)
-        return record
+        row = ServiceRow(task.id, owner, text, llm_model, max_agent_steps, pairs)
+        self._schedule(row, task)
+
+        def add(tx: SQLTransaction) -> ServiceTask:
+            loaded = tx.add(task)
+            tx.run_flow(tables.insert_row(sql, row))
+            return ServiceTask(task, loaded.token, row)
+
+        return retried(self.store, add, attempts=self._max_attempts)
 
     def act(self, owner: str, task_id: str, action: Action) -> bool:
         """Apply a client action (pause, resume, stop); False when it was a no-op.
 
-        Raises ``TaskNotFound``, the domain's ``InvalidTransition`` when the table refuses,
-        or ``StoreConflict`` when concurrent writers kept winning every attempt.
+        Raises ``tasklife.v1.TaskNotFound``, the domain's ``InvalidTransition`` when the table
+        refuses, or ``TooManyConflicts`` when concurrent writers kept winning every attempt.
         """
         action = Action(action)
         if action not in _CLIENT_ACTIONS:
             raise InvalidArgument("action", f"{action} is not a client action")
-
-        def change(record: StoredTask) -> bool:
-            changed = record.task.apply(action, origin="local")
-            _note_terminal(record)
-            return changed
-
-        return self._mutate(owner, task_id, change, save_if=lambda changed: changed)
+        return self._change(owner, task_id, lambda record: record.task.apply(action))
 
     def advance(self, owner: str | None, task_id: str, steps: int = 1) -> dict[str, Any]:
         """Take ``steps`` steps of simulated progress; finishes the task at its step limit.
@@ -190,176 +237,192 @@ class TaskService:
         if type(steps) is not int or steps < 1:
             raise InvalidArgument("steps", f"must be a positive integer, not {steps!r}")
 
-        def change(record: StoredTask) -> dict[str, Any]:
-            task = record.task
-            if task.status is not TaskStatus.RUNNING:
-                raise TaskNotRunning(task.id, task.status)
-            room = record.max_agent_steps - task.steps
-            if room > 0:
-                task.advance(min(steps, room))
-            if task.steps >= record.max_agent_steps:
-                self._finish(record)
+        def change(record: ServiceTask) -> dict[str, Any]:
+            self._step(record, steps)
             return summary(record)
 
-        return self._mutate(owner, task_id, change)
+        return self._change(owner, task_id, change)
 
     def finish(self, owner: str | None, task_id: str) -> dict[str, Any]:
         """Finish a running task now, as if its agent had completed it."""
 
-        def change(record: StoredTask) -> dict[str, Any]:
+        def change(record: ServiceTask) -> dict[str, Any]:
             self._finish(record)
             return summary(record)
 
-        return self._mutate(owner, task_id, change)
+        return self._change(owner, task_id, change)
 
     def fail(self, owner: str | None, task_id: str, reason: str | None = None) -> dict[str, Any]:
         """Fail a created, running or paused task now, recording ``reason``."""
         if reason is not None:
             check_text(reason, "reason")
 
-        def change(record: StoredTask) -> dict[str, Any]:
+        def change(record: ServiceTask) -> dict[str, Any]:
             record.task.apply(Action.FAIL, origin="remote", reason=reason)
-            _note_terminal(record)
             return summary(record)
 
-        return self._mutate(owner, task_id, change)
+        return self._change(owner, task_id, change)
 
-    def read(self, owner: str | None, task_id: str, render: Callable[[StoredTask], T]) -> T:
-        """``render(record)`` of the task's current record, while no one changes it.
+    def read(self, owner: str | None, task_id: str, render: Callable[[ServiceTask], T]) -> T:
+        """``render(record)`` of the task as stored (task and service row read together).
 
-        Raises ``TaskNotFound`` if the task is missing or not ``owner``'s.
+        Raises ``tasklife.v1.TaskNotFound`` if the task is missing or not ``owner``'s.
         """
         check_id(task_id, "task_id")
-        with self._stripe(task_id):
-            return render(self._load(owner, task_id))
+        sql = self._open()
+        with self.store.transaction() as tx:
+            row = self._row(tx, sql, owner, task_id, lock=False)
+            loaded = tx.load(task_id)
+        return render(ServiceTask(loaded.task, loaded.token, row))
 
     def status(self, owner: str, task_id: str) -> TaskStatus:
         """The task's current status (one small read)."""
-        status = self.store.status(task_id, owner)
-        if status is None:
-            raise TaskNotFound(task_id)
+        check_id(task_id, "task_id")
+        sql = self._open()
+        with self.store.transaction() as tx:
+            found = tx.run_flow(tables.status_of(sql, task_id))
+        if found is None or found[0] != owner:
+            raise TaskNotFound.for_task(task_id)
+        status: TaskStatus = found[1]
         return status
 
-    def page(self, owner: str, page: int, limit: int) -> EmulatorPage:
+    def page(self, owner: str, page: int, limit: int) -> TaskPage:
         """One page of ``owner``'s tasks, newest first (``page`` from 1)."""
-        for name, value in (("page", page), ("limit", limit)):
-            if type(value) is not int or value < 1:
-                raise InvalidArgument(name, f"must be a positive integer, not {value!r}")
-        return self.store.page(owner, page, limit)
+        check_page(page, limit)
+        sql = self._open()
+        with self.store.transaction() as tx:
+            total = tx.run_flow(tables.count_owned(sql, owner))
+            offset = (page - 1) * limit
+            items = (
+                [] if offset >= total else tx.run_flow(tables.page_owned(sql, owner, limit, offset))
+            )
+        return task_page(items, page=page, limit=limit, total=total)
 
     def tick(self) -> int:
-        """Advance every running task by one step; returns how many moved."""
-        moved = 0
-        for task_id in self.store.ids_with_status(TaskStatus.RUNNING):
-            try:
-                self.advance(None, task_id)
-            except (TaskNotRunning, TaskNotFound, StoreConflict):
-                continue  # paused, stopped or changed elsewhere since the listing
-            moved += 1
-        return moved
+        """Take one step of every running task whose step is due; returns how many stepped.
+
+        With ``step_seconds`` 0 every running task is due, once per call.
+        """
+        sql = self._open()
+        now = micros(self._clock())
+        stepped = 0
+        while True:
+            claimed = retried(
+                self.store, lambda tx: self._tick_batch(tx, sql, now), attempts=self._max_attempts
+            )
+            stepped += claimed[1]
+            if claimed[0] < _TICK_BATCH:
+                return stepped
 
     # internals ---------------------------------------------------------------------------
 
-    def _finish(self, record: StoredTask) -> None:
+    def _open(self) -> Sql:
+        opened = self._opened
+        if opened is not None:
+            return opened
+        with self._opening:
+            if self._opened is None:
+                sql = SERVICE.sql(self.store.sql)
+                now = micros(self._clock())
+                with self.store.transaction() as tx:
+                    SERVICE.migrate(tx, sql, self._clock)
+                    tx.run_flow(import_emulator(sql, self._clock, now))
+                self._opened = sql
+            return self._opened
+
+    def _tick_batch(self, tx: SQLTransaction, sql: Sql, now: int) -> tuple[int, int]:
+        """Step the tasks claimed in one transaction: (how many claimed, how many stepped)."""
+        claimed = tx.run_flow(tables.claim_due(sql, now, _TICK_BATCH))
+        stepped = 0
+        for task_id in claimed:
+            row = self._row(tx, sql, None, task_id, lock=False)  # claim_due locked it
+            due = now if row.due_at is None else row.due_at
+            try:
+                _, record = self._apply(tx, sql, row, lambda r: self._step(r, 1))
+                stepped += 1
+                running = record.task.status is TaskStatus.RUNNING
+            except TaskNotRunning:  # changed by hand in the database: nothing to step
+                running = False
+            # The next step is one period on, or just after now when the ticks fell behind.
+            row.due_at = max(due + self._period, now + 1) if running else None
+            tx.run_flow(tables.update_row(sql, row))
+        return len(claimed), stepped
+
+    def _change(self, owner: str | None, task_id: str, change: Callable[[ServiceTask], T]) -> T:
+        """Lock the service row, load, ``change``, save the task and the row; retried."""
+        check_id(task_id, "task_id")
+        sql = self._open()
+
+        def work(tx: SQLTransaction) -> T:
+            row = self._row(tx, sql, owner, task_id, lock=True)
+            return self._apply(tx, sql, row, change)[0]
+
+        return retried(self.store, work, attempts=self._max_attempts)
+
+    def _apply(
+        self,
+        tx: SQLTransaction,
+        sql: Sql,
+        row: ServiceRow,
+        change: Callable[[ServiceTask], T],
+    ) -> tuple[T, ServiceTask]:
+        """``change`` on the task through the unit of work, then the service row it implies."""
+        before = attrs.evolve(row)
+        made: list[ServiceTask] = []
+
+        def act(task: Task) -> T:
+            made.append(ServiceTask(task, 0, row))
+            return change(made[-1])
+
+        outcome = transact(tx, row.id, act)
+        record = made[-1]
+        record.token = outcome.loaded.token
+        _note_terminal(record)
+        self._schedule(row, record.task)
+        if row != before:
+            tx.run_flow(tables.update_row(sql, row))
+        return outcome.result, record
+
+    def _row(
+        self, tx: SQLTransaction, sql: Sql, owner: str | None, task_id: str, *, lock: bool
+    ) -> ServiceRow:
+        row = tx.run_flow(tables.row_of(sql, task_id, lock=lock))
+        if row is None or (owner is not None and row.owner != owner):
+            raise TaskNotFound.for_task(task_id)
+        return row
+
+    def _schedule(self, row: ServiceRow, task: Task) -> None:
+        """Keep ``due_at`` set exactly while the task runs: one period after it (re)started."""
+        if task.status is not TaskStatus.RUNNING:
+            row.due_at = None
+        elif row.due_at is None:
+            row.due_at = micros(self._clock()) + self._period
+
+    def _step(self, record: ServiceTask, steps: int) -> None:
+        task = record.task
+        if task.status is not TaskStatus.RUNNING:
+            raise TaskNotRunning(task.id, task.status)
+        room = record.row.max_agent_steps - task.steps
+        if room > 0:
+            task.advance(min(steps, room))
+        if task.steps >= record.row.max_agent_steps:
+            self._finish(record)
+
+    def _finish(self, record: ServiceTask) -> None:
         record.task.apply(Action.FINISH, origin="remote")
-        text = record.text
+        text = record.row.text
         excerpt = text if len(text) <= _EXCERPT else f"{text[:_EXCERPT]}…"
         steps = record.task.steps
-        record.output = f"Simulated result after {steps} step(s) for the task: {excerpt}"
-        _note_terminal(record)
-
-    def _stripe(self, task_id: str) -> threading.Lock:
-        return self._stripes[hash(task_id) % _STRIPES]
-
-    def _load(self, owner: str | None, task_id: str) -> StoredTask:
-        revision = self.store.revision(task_id, owner)
-        if revision is None:
-            raise TaskNotFound(task_id)
-        cached = self._cache.get(task_id)
-        if cached is not None and cached.revision == revision:
-            return cached
-        record = self.store.get(task_id, owner)
-        if record is None:
-            raise TaskNotFound(task_id)
-        self._remember(record)
-        return record
-
-    def _mutate(
-        self,
-        owner: str | None,
-        task_id: str,
-        change: Callable[[StoredTask], T],
-        save_if: Callable[[T], bool] = lambda _: True,
-    ) -> T:
-        """Load, ``change``, save; retried from a fresh load when another writer got there first.
-
-        A cached record is used without asking the store first: the save's revision check
-        catches a stale one. Only when the change is refused (or was a no-op, which saves
-        nothing) is the revision read, so a refusal is never based on a stale copy.
-        """
-        check_id(task_id, "task_id")
-        conflict: StoreConflict | None = None
-        stale_revision = 0
-        for _ in range(self._max_attempts):
-            with self._stripe(task_id):
-                record, verified = self._load_for_change(owner, task_id)
-                try:
-                    result = change(record)
-                    if save_if(result):
-                        self.store.save(record)
-                    elif not verified and self._is_stale(record):
-                        stale_revision = record.revision
-                        continue
-                except (InvalidTransition, TaskNotRunning):
-                    if not verified and self._is_stale(record):
-                        stale_revision = record.revision
-                        continue
-                    raise  # the domain refused: the task is exactly as loaded
-                except StoreConflict as error:
-                    self._forget(task_id)
-                    conflict = error
-                    continue
-                except BaseException:
-                    self._forget(task_id)
-                    raise
-                return result
-        if conflict is None:  # only refusals on stale copies; the store kept moving
-            conflict = StoreConflict(task_id, stale_revision, self.store.revision(task_id))
-        raise conflict
-
-    def _load_for_change(self, owner: str | None, task_id: str) -> tuple[StoredTask, bool]:
-        """The record to change, and whether it was just read from the store."""
-        cached = self._cache.get(task_id)
-        if cached is not None and (owner is None or cached.owner == owner):
-            return cached, False
-        return self._load(owner, task_id), True
-
-    def _is_stale(self, record: StoredTask) -> bool:
-        """True (and the record forgotten) when the store holds a newer revision."""
-        if self.store.revision(record.id) == record.revision:
-            return False
-        self._forget(record.id)
-        return True
-
-    def _remember(self, record: StoredTask) -> None:
-        with self._cache_lock:
-            cache = self._cache
-            cache[record.id] = record
-            if len(cache) > self._cache_size:
-                del cache[next(iter(cache))]
-
-    def _forget(self, task_id: str) -> None:
-        with self._cache_lock:
-            self._cache.pop(task_id, None)
+        record.row.output = f"Simulated result after {steps} step(s) for the task: {excerpt}"
 
 
-def _note_terminal(record: StoredTask) -> None:
+def _note_terminal(record: ServiceTask) -> None:
     """Stamp ``finished_at`` with the time of the transition that made the task terminal."""
     task = record.task
-    if task.is_terminal and record.finished_at is None and task.version:
-        record.finished_at = task.history[-1].at
+    if task.is_terminal and record.row.finished_at is None and task.version:
+        record.row.finished_at = task.history[-1].at
 
 
-def summary(record: StoredTask) -> dict[str, Any]:
+def summary(record: ServiceTask) -> dict[str, Any]:
     """A short dict for logs and the emulator endpoints."""
     return {"id": record.id, "status": record.task.status.value, "steps": record.task.steps}

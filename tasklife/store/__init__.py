@@ -7,8 +7,8 @@ committed record lands in the change feed (``changes``, ``consume``, ``watch``, 
 Adapters: ``SQLiteTaskStore`` here, and ``PostgresTaskStore`` / ``AsyncPostgresTaskStore`` on
 psycopg 3 (the ``postgres`` extra; imported only when first named).
 
-The local server still keeps its own emulator data in ``EmulatorStore`` /
-``SQLiteEmulatorStore`` (``StoredTask``), until it moves onto the port.
+The local server (``tasklife.service``) keeps its own data in tables beside a store's
+(``tasklife.service.tables``), through the same transactions.
 
 The store's errors (``StoreError`` and below) are drawn in ``tasklife.store.errors``.
 """
@@ -17,13 +17,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tasklife.store.emulator import (
-    EmulatorPage,
-    EmulatorStore,
-    EmulatorSummary,
-    SQLiteEmulatorStore,
-    StoredTask,
-)
 from tasklife.store.errors import (
     StoreConflict,
     StoreCorruption,
@@ -44,7 +37,13 @@ from tasklife.store.port import (
     Watch,
 )
 from tasklife.store.sqlite import SQLiteTaskStore
-from tasklife.store.unit_of_work import DEFAULT_ATTEMPTS, async_transact, transact
+from tasklife.store.unit_of_work import (
+    DEFAULT_ATTEMPTS,
+    async_retried,
+    async_transact,
+    retried,
+    transact,
+)
 
 if TYPE_CHECKING:
     from tasklife.store.postgres import AsyncPostgresTaskStore, PostgresTaskStore
@@ -69,23 +68,20 @@ __all__ = [
     "AsyncWatch",
     "Change",
     "ChangeKind",
-    "EmulatorPage",
-    "EmulatorStore",
-    "EmulatorSummary",
     "Loaded",
     "Outcome",
     "PostgresTaskStore",
-    "SQLiteEmulatorStore",
     "SQLiteTaskStore",
     "StoreConflict",
     "StoreCorruption",
     "StoreError",
-    "StoredTask",
     "TaskNotStored",
     "TaskStore",
     "TooManyConflicts",
     "Transaction",
     "Watch",
+    "async_retried",
     "async_transact",
+    "retried",
     "transact",
 ]

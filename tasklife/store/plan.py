@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Generator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import attrs
 
@@ -108,7 +108,9 @@ class Sql:
     ``bootstrap`` makes the migrations table; ``migrations`` are the numbered scripts.
     ``placeholder`` replaces ``%s`` in every statement. ``save_in_one`` is, where the engine
     can write several tables from one statement, the statement that makes a whole save
-    (see ``save``); None runs a save as one statement per table.
+    (see ``save``); None runs a save as one statement per table. ``engine`` (``"sqlite"`` or
+    ``"postgresql"``), ``prefix`` and ``schema`` say where the tables live, so that modules
+    keeping tables beside the store's name theirs alike (``table``, ``index``).
     """
 
     tables: dict[str, str]
@@ -120,7 +122,19 @@ class Sql:
     migrations: tuple[tuple[str, ...], ...]
     placeholder: str = "%s"
     save_in_one: str | None = None
+    engine: Literal["sqlite", "postgresql"] = "sqlite"
+    prefix: str = ""
+    schema: str | None = None
     _texts: dict[str, str] = attrs.field(factory=dict, init=False, repr=False)
+
+    def table(self, name: str) -> str:
+        """The quoted, qualified name of a table named ``name`` beside the store's tables."""
+        quoted = f'"{self.prefix}{identifier(name, "name")}"'
+        return quoted if self.schema is None else f'"{self.schema}".{quoted}'
+
+    def index(self, name: str) -> str:
+        """The quoted name of an index named ``name`` (indexes live with their table)."""
+        return f'"{self.prefix}{identifier(name, "name")}"'
 
     def text(self, template: str) -> str:
         """``template`` with the names filled in and ``%s`` as this engine's placeholder."""

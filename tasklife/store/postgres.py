@@ -113,6 +113,8 @@ def postgres_sql(schema: str = "tasklife", *, notify: bool = True) -> Sql:
         ),
         migrations=MIGRATIONS,
         save_in_one=_SAVE_IN_ONE,
+        engine="postgresql",
+        schema=schema,
     )
 
 

@@ -75,6 +75,8 @@ def sqlite_sql(prefix: str = "tasklife_") -> Sql:
         ),
         migrations=MIGRATIONS,
         placeholder="?",
+        engine="sqlite",
+        prefix=prefix,
     )
 
 

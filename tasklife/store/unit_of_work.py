@@ -15,6 +15,10 @@ this attempt's load and save) rolls the attempt back and starts a fresh one, up 
 ``attempts`` in all; then ``TooManyConflicts``. ``act`` may therefore run more than once, each
 time on a freshly loaded task: let it act on the task and nothing else.
 
+``retried`` / ``async_retried`` are the same retry around any work of the caller's: each attempt
+runs ``work(tx)`` in a fresh transaction of the store, so a backend that writes its own rows
+beside a task (through ``transact(tx, ...)`` and ``tx.run_flow``) retries them together.
+
 Given a transaction instead (``store.transaction()``, or an adapter's ``join`` of the caller's
 own connection), there is one attempt and no retry: a ``StoreConflict`` means the caller's
 whole transaction is stale, so it is the caller's transaction that must be rolled back and run
@@ -23,8 +27,10 @@ again, and the conflict is raised for that.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final, TypeVar, cast
+import itertools
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from typing import Final, Protocol, TypeVar, cast
 
 from tasklife.errors import InvalidArgument
 from tasklife.store.errors import StoreConflict, TooManyConflicts
@@ -37,9 +43,10 @@ from tasklife.store.port import (
 )
 from tasklife.task import Task
 
-__all__ = ["DEFAULT_ATTEMPTS", "async_transact", "transact"]
+__all__ = ["DEFAULT_ATTEMPTS", "async_retried", "async_transact", "retried", "transact"]
 
 T = TypeVar("T")
+Tx_co = TypeVar("Tx_co", covariant=True)
 DEFAULT_ATTEMPTS: Final = 8
 """How many times ``transact`` loads and tries by default before ``TooManyConflicts``."""
 
@@ -58,16 +65,15 @@ def transact(
     ``TooManyConflicts`` after ``attempts`` lost races (``StoreConflict`` at once when
     ``target`` is a transaction: see the module).
     """
-    retry = _Retry(task_id, attempts)
+    _Retry(task_id, attempts)  # checks ``attempts`` before anything is read
     if not _is_store(target):
         return _once(cast("Transaction", target), task_id, act, 1)
-    target = cast("TaskStore", target)
-    while True:
-        try:
-            with target.transaction() as tx:
-                return _once(tx, task_id, act, retry.next())
-        except StoreConflict as conflict:
-            retry.lost(conflict)
+    made = itertools.count(1)
+    return retried(
+        cast("TaskStore", target),
+        lambda tx: _once(tx, task_id, act, next(made)),
+        attempts=attempts,
+    )
 
 
 async def async_transact(
@@ -78,14 +84,62 @@ async def async_transact(
     attempts: int = DEFAULT_ATTEMPTS,
 ) -> Outcome[T]:
     """``transact`` for an ``AsyncTaskStore`` or an ``AsyncTransaction``."""
-    retry = _Retry(task_id, attempts)
+    _Retry(task_id, attempts)
     if not _is_store(target):
         return await _async_once(cast("AsyncTransaction", target), task_id, act, 1)
-    target = cast("AsyncTaskStore", target)
+    made = itertools.count(1)
+    return await async_retried(
+        cast("AsyncTaskStore", target),
+        lambda tx: _async_once(tx, task_id, act, next(made)),
+        attempts=attempts,
+    )
+
+
+class Transactional(Protocol[Tx_co]):
+    """Whatever opens transactions of type ``Tx_co``: a ``TaskStore`` (of any adapter)."""
+
+    def transaction(self) -> AbstractContextManager[Tx_co]:
+        """A transaction of the store's own."""
+
+
+class AsyncTransactional(Protocol[Tx_co]):
+    """Whatever opens async transactions of type ``Tx_co``: an ``AsyncTaskStore``."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx_co]:
+        """A transaction of the store's own."""
+
+
+def retried(
+    store: Transactional[Tx_co], work: Callable[[Tx_co], T], *, attempts: int = DEFAULT_ATTEMPTS
+) -> T:
+    """``work(tx)`` in a transaction of ``store``, run again in a fresh one on ``StoreConflict``.
+
+    Returns what ``work`` returns once its transaction committed; raises what it raises (its
+    transaction rolled back), and ``TooManyConflicts`` after ``attempts`` lost races.
+    """
+    retry = _Retry(None, attempts)
     while True:
+        retry.next()
         try:
-            async with target.transaction() as tx:
-                return await _async_once(tx, task_id, act, retry.next())
+            with store.transaction() as tx:
+                return work(tx)
+        except StoreConflict as conflict:
+            retry.lost(conflict)
+
+
+async def async_retried(
+    store: AsyncTransactional[Tx_co],
+    work: Callable[[Tx_co], Awaitable[T]],
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+) -> T:
+    """``retried`` for an ``AsyncTaskStore`` and an async ``work``."""
+    retry = _Retry(None, attempts)
+    while True:
+        retry.next()
+        try:
+            async with store.transaction() as tx:
+                return await work(tx)
         except StoreConflict as conflict:
             retry.lost(conflict)
 
@@ -116,7 +170,7 @@ async def _async_once(
 class _Retry:
     """The retry decisions, shared by both faces: count attempts, give up after the last."""
 
-    def __init__(self, task_id: str, attempts: int) -> None:
+    def __init__(self, task_id: str | None, attempts: int) -> None:
         if type(attempts) is not int or attempts < 1:
             raise InvalidArgument("attempts", f"must be a positive integer, not {attempts!r}")
         self._task_id = task_id
@@ -131,6 +185,7 @@ class _Retry:
     def lost(self, conflict: StoreConflict) -> None:
         """An attempt lost to another writer: return to try again, or raise after the last."""
         if self._made >= self._limit:
+            task_id = conflict.task_id if self._task_id is None else self._task_id
             raise TooManyConflicts(
-                self._task_id, conflict.expected, conflict.actual, self._made
+                task_id, conflict.expected, conflict.actual, self._made
             ) from conflict

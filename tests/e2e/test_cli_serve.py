@@ -138,7 +138,9 @@ class TestServeStops:
         wal = served.db.with_name(served.db.name + "-wal")
         assert not wal.exists() or wal.stat().st_size == 0, "the store was not closed"
         with sqlite3.connect(served.db) as db:
-            rows = db.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchall()
+            rows = db.execute(
+                "SELECT status FROM tasklife_tasks WHERE id = ?", (task_id,)
+            ).fetchall()
         assert rows == [("paused",)]
 
 

@@ -14,11 +14,13 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from service_kit import seed
 
 from tasklife import InvalidTaskData, Task
 from tasklife.server import key_fingerprint
 from tasklife.server.testing import LiveServer
-from tasklife.store import SQLiteEmulatorStore, StoredTask
+from tasklife.service import TaskService
+from tasklife.store import SQLiteTaskStore
 
 from .conftest import Operation
 
@@ -172,17 +174,16 @@ class TestHostileIds:
     )
     def test_store_keeps_sql_looking_ids_as_data(self, tmp_path: Path, name: str) -> None:
         """An id that looks like SQL or a path is stored and read back verbatim, nothing else."""
-        store = SQLiteEmulatorStore(tmp_path / "t.sqlite3")
+        store = SQLiteTaskStore(tmp_path / "t.sqlite3")
         try:
             task = Task(HOSTILE_IDS[name])
             task.start()
-            store.add(StoredTask(task, owner="o", text="t"))
-            store.add(StoredTask(Task("bystander"), owner="o", text="t"))
-            found = store.get(HOSTILE_IDS[name], "o")
-            assert found is not None
-            assert found.task == task
-            assert store.get("bystander", "o") is not None
-            assert store.page("o", 1, 10).total == 2
+            seed(store, "o", task)
+            seed(store, "o", Task("bystander"))
+            service = TaskService(store)
+            assert service.read("o", HOSTILE_IDS[name], lambda found: found.task) == task
+            assert service.read("o", "bystander", lambda found: found.id) == "bystander"
+            assert service.page("o", 1, 10).total_count == 2
         finally:
             store.close()
         with sqlite3.connect(tmp_path / "t.sqlite3") as db:
@@ -331,10 +332,9 @@ class TestUnencodableStrings:
     def test_a_task_stored_before_the_fix_still_answers(self, tmp_path: Path) -> None:
         """A lone surrogate an earlier release stored (in metadata) reads back, never a 500."""
         db = tmp_path / "tasks.sqlite3"
-        with SQLiteEmulatorStore(db) as store:
+        with SQLiteTaskStore(db) as store:
             task = Task("task_old")
             task.start()
-            owner = key_fingerprint("k")
-            store.add(StoredTask(task, owner=owner, text="t", metadata={"k": "a\ud800b"}))
+            seed(store, key_fingerprint("k"), task, metadata={"k": "a\ud800b"})
         with LiveServer.start(db, api_keys=["k"]) as server, server.client("k") as http:
             assert readable(http, "task_old")["metadata"] == {"k": "a\ud800b"}

@@ -20,7 +20,7 @@ import tasklife.store
 from tasklife import InvalidArgument
 from tasklife.server.app import create_app
 from tasklife.server.testing import LiveServer
-from tasklife.store import SQLiteEmulatorStore
+from tasklife.store import SQLiteTaskStore
 
 SECRET = "tl-secret-5b9e0c7d2a41"
 OTHER = "tl-tenant-b-77e1f0"
@@ -96,7 +96,7 @@ class TestSecretHygiene:
     )
     def test_key_not_in_reprs(self, tmp_path: Path, what: str) -> None:
         """The app, its state, its middleware list and the store do not show the key."""
-        store = SQLiteEmulatorStore(tmp_path / "t.sqlite3")
+        store = SQLiteTaskStore(tmp_path / "t.sqlite3")
         try:
             app = create_app(store, [SECRET], step_seconds=0)
             shown = {
@@ -147,7 +147,7 @@ class TestTenancy:
     def test_app_refuses_a_key_no_client_can_send(self, tmp_path: Path, keys: object) -> None:
         """create_app refuses no key, or a key that is empty, has whitespace around it or holds
         a control or non-ASCII character (tasklife serve exits 2); the message hides the key."""
-        store = SQLiteEmulatorStore(tmp_path / "t.sqlite3")
+        store = SQLiteTaskStore(tmp_path / "t.sqlite3")
         try:
             with pytest.raises(InvalidArgument) as info:
                 create_app(store, keys, step_seconds=0)  # type: ignore[arg-type]

@@ -20,33 +20,35 @@ import pytest
 import tasklife.server.answers
 from tasklife.server import BackgroundServer, create_app, key_fingerprint
 from tasklife.server.answers import CHUNK_BYTES
-from tasklife.server.views import page_view, summary_view
-from tasklife.store import EmulatorPage, SQLiteEmulatorStore
+from tasklife.service import TaskService
+from tasklife.store import SQLiteTaskStore
+from tasklife.v1 import TaskPage, page_to_json
 
 KEY, OTHER = "big-answers-key", "big-answers-other"
 GATE_SECONDS = 30.0  # how long a held read waits at most (the test opens it long before)
 PING_SECONDS = 10.0  # a ping held up by work on the event loop waits for the gate, 30 s
 
 
-class GatedStore(SQLiteEmulatorStore):
-    """A SQLite store whose page reads wait at a gate, counting who is inside."""
+class GatedStore:
+    """A server's service whose page reads wait at a gate, counting who is inside."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, service: TaskService) -> None:
+        self.read_page = service.page
+        service.page = self.page  # type: ignore[method-assign]
         self.gate = threading.Event()
         self.entered = threading.Semaphore(0)
         self._lock = threading.Lock()
         self.inside: dict[str, int] = {}
         self.most_inside: dict[str, int] = {}
 
-    def page(self, owner: str, page: int, limit: int) -> EmulatorPage:
+    def page(self, owner: str, page: int, limit: int) -> TaskPage:
         with self._lock:
             self.inside[owner] = self.inside.get(owner, 0) + 1
             self.most_inside[owner] = max(self.most_inside.get(owner, 0), self.inside[owner])
         self.entered.release()
         try:
             assert self.gate.wait(GATE_SECONDS)
-            return super().page(owner, page, limit)
+            return self.read_page(owner, page, limit)
         finally:
             with self._lock:
                 self.inside[owner] -= 1
@@ -54,13 +56,15 @@ class GatedStore(SQLiteEmulatorStore):
 
 @pytest.fixture
 def gated(tmp_path: Path) -> Iterator[tuple[GatedStore, str]]:
-    """A server over a ``GatedStore`` (gate open until a test closes it), and its URL."""
-    store = GatedStore(tmp_path / "tasks.sqlite3")
-    store.gate.set()
+    """A server whose page reads go through a ``GatedStore`` (open until a test closes it)."""
+    store = SQLiteTaskStore(tmp_path / "tasks.sqlite3")
     try:
-        with BackgroundServer(create_app(store, [KEY, OTHER], step_seconds=0)) as server:
-            yield store, server.base_url
-            store.gate.set()
+        app = create_app(store, [KEY, OTHER], step_seconds=0)
+        gate = GatedStore(app.state.service)
+        gate.gate.set()
+        with BackgroundServer(app) as server:
+            yield gate, server.base_url
+            gate.gate.set()
     finally:
         store.close()
 
@@ -179,9 +183,7 @@ class TestPageAnswer:
             for i in range(6):
                 http.post("/api/v1/run-task", json={"task": f"{i}" + "é" * size})
             response = http.get("/api/v1/tasks", params={"page": 1, "limit": 5})
-        found = store.page(key_fingerprint(KEY), 1, 5)
-        expected = page_view([summary_view(item) for item in found.items], found.total, 1, 5)
-        assert response.json() == expected
+        assert response.json() == page_to_json(store.read_page(key_fingerprint(KEY), 1, 5))
         streamed = 6 * size * 2 > CHUNK_BYTES
         assert ("content-length" in response.headers) is not streamed
 

@@ -8,11 +8,11 @@ import shutil
 import subprocess
 
 import pytest
+from service_kit import seed
 
 from tasklife import Task
 from tasklife.server import key_fingerprint
 from tasklife.server.testing import LiveServer
-from tasklife.store import StoredTask
 
 BASH = shutil.which("bash") or "/bin/bash"
 SEED_BASE = "https://api.browser-use.com"
@@ -42,7 +42,7 @@ def paused_seed_task(live_server: LiveServer, api_key: str) -> str:
     task = Task(SEED_TASK)
     task.start()
     task.pause()
-    live_server.store.add(StoredTask(task, owner=key_fingerprint(api_key), text="the seed"))
+    seed(live_server.store, key_fingerprint(api_key), task, text="the seed")
     return SEED_TASK
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tasklife import InvalidArgument
 from tasklife.service import TaskService
-from tasklife.store import SQLiteEmulatorStore
+from tasklife.store import SQLiteTaskStore
 
 OWNER = "owner-fingerprint"
 UNSTORABLE: dict[str, tuple[str, dict[str, Any]]] = {
@@ -26,7 +26,7 @@ UNSTORABLE: dict[str, tuple[str, dict[str, Any]]] = {
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[TaskService]:
-    with SQLiteEmulatorStore(tmp_path / "tasks.sqlite3") as store:
+    with SQLiteTaskStore(tmp_path / "tasks.sqlite3") as store:
         yield TaskService(store)
 
 
@@ -41,7 +41,7 @@ class TestRunTask:
         with pytest.raises(InvalidArgument) as info:
             service.run_task(OWNER, text, **options)
         assert info.value.argument == argument
-        assert service.page(OWNER, 1, 10).total == 0
+        assert service.page(OWNER, 1, 10).total_count == 0
 
     def test_fail_reason_must_be_encodable(self, service: TaskService) -> None:
         """A fail reason UTF-8 cannot encode is InvalidArgument; the task stays as it was."""

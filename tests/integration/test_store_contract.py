@@ -33,7 +33,6 @@ from tasklife.errors import InvalidArgument
 from tasklife.store import (
     Loaded,
     PostgresTaskStore,
-    SQLiteEmulatorStore,
     SQLiteTaskStore,
     StoreConflict,
     StoreCorruption,
@@ -568,14 +567,6 @@ class TestOpening:
         """A file that cannot be created is StoreError, not sqlite3.OperationalError."""
         with pytest.raises(StoreError):
             SQLiteTaskStore(tmp_path / "missing" / "tasks.sqlite3")
-
-    def test_stores_share_a_file_with_the_emulator(self, tmp_path: Path) -> None:
-        """SQLiteTaskStore and the server's SQLiteEmulatorStore live in one file side by side."""
-        path = tmp_path / "shared.sqlite3"
-        with SQLiteEmulatorStore(path), SQLiteTaskStore(path) as store:
-            with store.transaction() as tx:
-                tx.add(running())
-            assert load_sqlite(store).task.status is TaskStatus.RUNNING
 
 
 def load_sqlite(store: SQLiteTaskStore) -> Loaded:

@@ -8,10 +8,10 @@ import pytest
 
 from tasklife import Action, InvalidArgument
 from tasklife.service import TaskService, Ticker
-from tasklife.store import EmulatorStore
+from tasklife.service.tables import SQLStore
 
 HALF = cast(int, 1.5)
-NO_STORE = cast(EmulatorStore, object())  # every refusal below happens before the store is used
+NO_STORE = cast(SQLStore, object())  # every refusal below happens before the store is used
 
 
 def service() -> TaskService:

@@ -35,10 +35,11 @@ from tasklife.store.sqlite import sqlite_sql
 
 PUBLIC = {
     "DEFAULT_ATTEMPTS", "AsyncPostgresTaskStore", "AsyncTaskStore", "AsyncTransaction",
-    "AsyncWatch", "Change", "ChangeKind", "EmulatorPage", "EmulatorStore", "EmulatorSummary",
-    "Loaded", "Outcome", "PostgresTaskStore", "SQLiteEmulatorStore", "SQLiteTaskStore",
-    "StoreConflict", "StoreCorruption", "StoreError", "StoredTask", "TaskNotStored", "TaskStore",
-    "TooManyConflicts", "Transaction", "Watch", "async_transact", "transact",
+    "AsyncWatch", "Change", "ChangeKind",
+    "Loaded", "Outcome", "PostgresTaskStore", "SQLiteTaskStore",
+    "StoreConflict", "StoreCorruption", "StoreError", "TaskNotStored", "TaskStore",
+    "TooManyConflicts", "Transaction", "Watch", "async_retried", "async_transact", "retried",
+    "transact",
 }  # fmt: skip
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -1,55 +1,11 @@
-"""StoredTask validation and the store errors, without a database."""
+"""The store errors, without a database."""
 
 from __future__ import annotations
 
 import pickle
-from typing import Any
 
-import pytest
-
-from tasklife import Task, TaskLifeError
-from tasklife.store import StoreConflict, StoreCorruption, StoredTask, StoreError
-
-
-class TestStoredTask:
-    def test_defaults_are_the_v1_defaults(self) -> None:
-        """A new record has the v1 defaults: gpt-4o, 75 steps, no metadata, revision 0."""
-        record = StoredTask(Task("task_1"), owner="o", text="t")
-        assert (record.llm_model, record.max_agent_steps, record.metadata, record.revision) == (
-            "gpt-4o",
-            75,
-            {},
-            0,
-        )
-
-    def test_id_is_the_tasks(self) -> None:
-        """record.id is the task's id."""
-        assert StoredTask(Task("task_9"), owner="o", text="t").id == "task_9"
-
-    @pytest.mark.parametrize(
-        "fields",
-        [
-            {"max_agent_steps": 0},
-            {"max_agent_steps": True},
-            {"metadata": {"k": 1}},
-            {"metadata": [("k", "v")]},
-            {"text": None},
-            {"revision": -1},
-            {"output": 3},
-        ],
-        ids=["steps-zero", "steps-bool", "metadata-value", "metadata-list", "text-none",
-             "revision-negative", "output-int"],
-    )  # fmt: skip
-    def test_bad_fields_are_refused(self, fields: dict[str, Any]) -> None:
-        """Fields from outside are validated."""
-        base: dict[str, Any] = {"owner": "o", "text": "t"}
-        with pytest.raises((TypeError, ValueError)):
-            StoredTask(Task("task_1"), **(base | fields))
-
-    def test_repr_shows_no_owner(self) -> None:
-        """The repr names the task and revision, not the owner fingerprint."""
-        record = StoredTask(Task("task_1"), owner="secret-fingerprint", text="t")
-        assert "secret-fingerprint" not in repr(record)
+from tasklife import TaskLifeError
+from tasklife.store import StoreConflict, StoreCorruption, StoreError
 
 
 class TestStoreErrors:
