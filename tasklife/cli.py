@@ -92,6 +92,29 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds per simulated step of a running task; 0 = manual mode, moved only by "
         "the /emulator/v1 endpoints (default: 1.0)",
     )
+    serve.add_argument(
+        "--webhook-url",
+        default=None,
+        help="POST a signed Browser Use webhook to this URL for every status change (https://, "
+        "or http:// to loopback); a `test` event at start",
+    )
+    serve.add_argument(
+        "--webhook-secret",
+        default=None,
+        help="the secret signing the webhooks (default: $TASKLIFE_WEBHOOK_SECRET); never logged",
+    )
+    serve.add_argument(
+        "--webhook-failed-status",
+        choices=("stopped", "failed"),
+        default="stopped",
+        help="the status a failed task is sent with: stopped (the v1 webhooks have no failed; "
+        "the official SDK refuses it) or failed (default: stopped)",
+    )
+    serve.add_argument(
+        "--webhook-allow-http",
+        action="store_true",
+        help="allow a plain http:// webhook URL off this machine (unencrypted)",
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -229,7 +252,7 @@ def _read(path: Path) -> str | None:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from tasklife.server.serve import serve  # noqa: PLC0415 - needs the server extra
+        from tasklife.server.serve import Webhooks, serve  # noqa: PLC0415 - the server extra
     except ImportError as error:
         return _missing_extra("serve", error)
     key = api_key(args.api_key, os.environ)
@@ -243,9 +266,28 @@ def _serve(args: argparse.Namespace) -> int:
     if args.step_seconds < 0:
         print("tasklife serve: --step-seconds must be 0 or more", file=sys.stderr)
         return 2
+    webhooks = None
+    if args.webhook_url is not None:
+        secret = args.webhook_secret
+        if secret is None:
+            secret = os.environ.get("TASKLIFE_WEBHOOK_SECRET")
+        if secret is None:
+            print(
+                "tasklife serve: --webhook-url needs a secret: pass --webhook-secret or set "
+                "TASKLIFE_WEBHOOK_SECRET",
+                file=sys.stderr,
+            )
+            return 2
+        webhooks = Webhooks(
+            args.webhook_url, secret, args.webhook_failed_status, args.webhook_allow_http
+        )
+    elif args.webhook_secret is not None:
+        print("tasklife serve: --webhook-secret needs --webhook-url", file=sys.stderr)
+        return 2
     return serve(
-        host=args.host, port=args.port, db=args.db, api_key=key, step_seconds=args.step_seconds
-    )
+        host=args.host, port=args.port, db=args.db, api_key=key, step_seconds=args.step_seconds,
+        webhooks=webhooks,
+    )  # fmt: skip
 
 
 def api_key(given: str | None, environ: Mapping[str, str]) -> str | None:

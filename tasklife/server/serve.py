@@ -18,17 +18,20 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
+import attrs
 import uvicorn
 
 from tasklife.errors import InvalidArgument
 from tasklife.server.app import create_app
 from tasklife.server.logs import FloodGate, log_to_stderr
 from tasklife.server.middleware import checked_keys
+from tasklife.service import WebhookSender
+from tasklife.service.sender import service_metadata
 from tasklife.store import SQLiteTaskStore, StoreError
 
-__all__ = ["SHUTDOWN_SECONDS", "serve"]
+__all__ = ["SHUTDOWN_SECONDS", "Webhooks", "serve"]
 
 SHUTDOWN_SECONDS: Final = 10
 """How long a shutdown waits for the requests in flight before it closes their connections."""
@@ -44,17 +47,43 @@ class _CannotStart(Exception):
         self.status = status
 
 
-def serve(*, host: str, port: int, db: Path, api_key: str, step_seconds: float) -> int:
+@attrs.frozen
+class Webhooks:
+    """Where ``serve`` sends its webhooks: the URL, the secret (never shown), how a failed
+    task is sent, and whether plain ``http://`` may leave this machine."""
+
+    url: str
+    secret: str = attrs.field(repr=False)
+    failed_as: Literal["stopped", "failed"] = "stopped"
+    allow_http: bool = False
+
+
+def serve(
+    *,
+    host: str,
+    port: int,
+    db: Path,
+    api_key: str,
+    step_seconds: float,
+    webhooks: Webhooks | None = None,
+) -> int:
     """Serve until Ctrl-C or SIGTERM; returns the process's exit status.
 
-    0 after a clean shutdown; 2 for a key no client could send; 1 when the database cannot
-    be opened or the address cannot be bound. Logs go to stderr: uvicorn's start-up lines and
-    one line per request (method, path, status, milliseconds), never a header, so never the
-    key; floods of the same warning are folded (``tasklife.server.logs.FloodGate``).
+    0 after a clean shutdown; 2 for a key no client could send, or a webhook URL or secret
+    that cannot be used; 1 when the database cannot be opened or the address cannot be bound.
+    Logs go to stderr: uvicorn's start-up lines and one line per request (method, path,
+    status, milliseconds), never a header, so never the key; floods of the same warning are
+    folded (``tasklife.server.logs.FloodGate``).
+
+    With ``webhooks``, a ``WebhookSender`` in threads of its own (never on a request's path)
+    sends a ``test`` event, then the event of every change of the store's change feed; it is
+    stopped before the store is closed. Its delivery queue is in the same database, so a
+    restarted server delivers what a killed one had not.
     """
     gate = FloodGate()
     listener = log_to_stderr(gate)
     store: SQLiteTaskStore | None = None
+    sender: WebhookSender | None = None
     try:
         with _sigterm_interrupts():
             keys = _keys(api_key)
@@ -67,6 +96,11 @@ def serve(*, host: str, port: int, db: Path, api_key: str, step_seconds: float) 
                 raise _CannotStart(f"cannot open the task store {db}: {error}", 1) from None
             mode = f"one step every {step_seconds}s" if step_seconds else "manual steps"
             log.info("tasks in %s; simulated execution: %s", db, mode)
+            if webhooks is not None:
+                sender = _sender(store, webhooks)
+                sender.send_test()
+                sender.start()
+                log.info("webhooks: %r, failed tasks sent as %r", sender, webhooks.failed_as)
             server = uvicorn.Server(
                 uvicorn.Config(
                     app,
@@ -87,11 +121,24 @@ def serve(*, host: str, port: int, db: Path, api_key: str, step_seconds: float) 
     except SystemExit:  # uvicorn exits this way when it cannot start, after logging why
         status = 1
     finally:
+        if sender is not None:
+            sender.close()
         if store is not None:
             store.close()
         gate.flush(log)
         listener.stop()
     return status
+
+
+def _sender(store: SQLiteTaskStore, webhooks: Webhooks) -> WebhookSender:
+    """The store's webhook sender, or ``_CannotStart`` naming what cannot be used (not how)."""
+    try:
+        return WebhookSender(
+            store, webhooks.url, webhooks.secret, failed_as=webhooks.failed_as,
+            allow_http=webhooks.allow_http, metadata=service_metadata(store.sql),
+        )  # fmt: skip
+    except InvalidArgument as error:
+        raise _CannotStart(f"webhook {error.argument}: {error.problem}", 2) from None
 
 
 def _keys(api_key: str) -> tuple[str, ...]:

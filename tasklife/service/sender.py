@@ -48,8 +48,9 @@ from tasklife.service.deliveries import (
     Event,
     Idle,
 )
+from tasklife.service.tables import SERVICE, row_of
 from tasklife.store.drivers import SQLTransaction
-from tasklife.store.plan import Flow
+from tasklife.store.plan import Flow, Sql
 from tasklife.store.port import Change
 from tasklife.task import Clock, utc_now
 from tasklife.v1.wire import is_loopback_host
@@ -62,6 +63,7 @@ __all__ = [
     "MetadataOf",
     "WebhookSender",
     "checked_secret",
+    "service_metadata",
 ]
 
 log = logging.getLogger("tasklife.webhooks")
@@ -95,6 +97,18 @@ class Attempt:
     status_code: int | None
     problem: str | None
     next_at: datetime | None = None
+
+
+def service_metadata(store: Sql) -> MetadataOf:
+    """The ``metadata`` hook of the local server: a task's metadata from its service row
+    (``tasklife.service.tables``), read in the consuming transaction."""
+    sql = SERVICE.sql(store)
+
+    def metadata(tx: SQLTransaction, task_id: str) -> Mapping[str, Any] | None:
+        row = tx.run_flow(row_of(sql, task_id, lock=False))
+        return None if row is None else row.metadata
+
+    return metadata
 
 
 def checked_secret(secret: object) -> str:
