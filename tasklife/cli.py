@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from tasklife.diagram import render
 from tasklife.lifecycle import LIFECYCLE
@@ -67,17 +67,43 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve = commands.add_parser(
         "serve",
         help="run a local Browser Use v1-compatible server (needs the server extra)",
-        description="Serve the Browser Use Cloud API v1 task endpoints from a SQLite file, "
-        "with simulated execution. The API key comes from --api-key, else TASKLIFE_API_KEY, "
-        "else BROWSER_USE_API_KEY.",
+        description="Serve the Browser Use Cloud API v1 task endpoints from a SQLite file or a "
+        "PostgreSQL database, with simulated execution. The API key comes from --api-key, "
+        "else TASKLIFE_API_KEY, else BROWSER_USE_API_KEY.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
     serve.add_argument(
         "--db",
-        type=Path,
-        default=Path("tasklife.sqlite3"),
-        help="SQLite file holding the tasks (default: ./tasklife.sqlite3)",
+        default="tasklife.sqlite3",
+        help="where the tasks live: a SQLite file, or a PostgreSQL database as a URL "
+        "(postgresql://user@host:5432/db) or a libpq key=value string ('host=... dbname=...'; "
+        "needs the postgres extra). Several servers on one database act as one service "
+        "(default: ./tasklife.sqlite3)",
+    )
+    serve.add_argument(
+        "--db-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a request waits for the database: SQLite's write lock, or a connection "
+        "of the PostgreSQL pool (default: 10)",
+    )
+    serve.add_argument(
+        "--pool-min",
+        type=int,
+        default=1,
+        help="PostgreSQL: connections the pool keeps open (default: 1)",
+    )
+    serve.add_argument(
+        "--pool-max",
+        type=int,
+        default=10,
+        help="PostgreSQL: connections the pool opens at most (default: 10)",
+    )
+    serve.add_argument(
+        "--db-schema",
+        default="tasklife",
+        help="PostgreSQL: the schema holding the tables (default: tasklife)",
     )
     serve.add_argument(
         "--api-key",
@@ -148,8 +174,13 @@ def _add_webhooks(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     )  # fmt: skip
     for action in (listing, replay):
         action.add_argument(
-            "--db", type=Path, default=Path("tasklife.sqlite3"),
-            help="the SQLite file `tasklife serve` uses (default: ./tasklife.sqlite3)",
+            "--db", default="tasklife.sqlite3",
+            help="the database `tasklife serve --db` uses: a SQLite file or a PostgreSQL "
+            "connection string (default: ./tasklife.sqlite3)",
+        )  # fmt: skip
+        action.add_argument(
+            "--db-schema", default="tasklife",
+            help="PostgreSQL: the schema holding the tables (default: tasklife)",
         )  # fmt: skip
     listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -165,19 +196,29 @@ class _Refused(Exception):
 
 
 @contextmanager
-def _deliveries(db: Path) -> Iterator[Deliveries]:
-    """The webhook delivery queue in the SQLite file ``db`` (closed afterwards)."""
-    from tasklife.service import Deliveries  # noqa: PLC0415 - needs the server extra
-    from tasklife.store import SQLiteTaskStore, StoreError  # noqa: PLC0415
-
-    if not db.is_file():
+def _deliveries(args: argparse.Namespace) -> Iterator[Deliveries]:
+    """The webhook delivery queue in the database ``--db`` names (closed afterwards)."""
+    try:
+        from tasklife.server.database import (  # noqa: PLC0415 - the server extra
+            DatabaseOptions,
+            describe,
+            is_postgres,
+            open_store,
+        )
+        from tasklife.service import Deliveries  # noqa: PLC0415
+        from tasklife.service.deliveries import DeliveryStore  # noqa: PLC0415
+        from tasklife.store import StoreError  # noqa: PLC0415
+    except ImportError as error:
+        raise _Refused(str(error)) from None
+    db = args.db
+    if not is_postgres(db) and not Path(db).is_file():
         raise _Refused(f"no database at {db} (pass --db)")
     try:
-        store = SQLiteTaskStore(db)
-    except StoreError as error:
-        raise _Refused(f"cannot open {db}: {error}") from None
+        store = open_store(db, DatabaseOptions(schema=args.db_schema))
+    except (StoreError, ImportError) as error:
+        raise _Refused(f"cannot open {describe(db)}: {error}") from None
     try:
-        yield Deliveries(store)
+        yield Deliveries(cast("DeliveryStore", store))
     finally:
         store.close()
 
@@ -187,7 +228,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
         print("tasklife webhooks: --limit must be from 1 to 10000", file=sys.stderr)
         return 2
     try:
-        with _deliveries(args.db) as queue:
+        with _deliveries(args) as queue:
             letters = queue.dead_letters(limit=args.limit)
     except _Refused as error:
         print(f"tasklife webhooks: {error}", file=sys.stderr)
@@ -213,7 +254,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     try:
-        with _deliveries(args.db) as queue:
+        with _deliveries(args) as queue:
             count = queue.replay(None if args.all else args.ids)
     except _Refused as error:
         print(f"tasklife webhooks: {error}", file=sys.stderr)
@@ -266,6 +307,12 @@ def _serve(args: argparse.Namespace) -> int:
     if args.step_seconds < 0:
         print("tasklife serve: --step-seconds must be 0 or more", file=sys.stderr)
         return 2
+    from tasklife.server.database import DatabaseOptions  # noqa: PLC0415 - the server extra
+
+    options = DatabaseOptions(
+        pool_min=args.pool_min, pool_max=args.pool_max, timeout=args.db_timeout,
+        schema=args.db_schema,
+    )  # fmt: skip
     webhooks = None
     if args.webhook_url is not None:
         secret = args.webhook_secret
@@ -286,7 +333,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     return serve(
         host=args.host, port=args.port, db=args.db, api_key=key, step_seconds=args.step_seconds,
-        webhooks=webhooks,
+        options=options, webhooks=webhooks,
     )  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""``serve``: what ``tasklife serve`` runs — the app over a SQLite file, with uvicorn.
+"""``serve``: what ``tasklife serve`` runs — the app over a SQLite file or a PostgreSQL
+database (``tasklife.server.database``), with uvicorn.
 
 It ends the same way on Ctrl-C and on SIGTERM: uvicorn stops accepting, finishes the requests
 in flight (for up to ``SHUTDOWN_SECONDS``), the app's lifespan stops the ticker, and the store
@@ -18,18 +19,21 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 import attrs
 import uvicorn
 
 from tasklife.errors import InvalidArgument
 from tasklife.server.app import create_app
+from tasklife.server.database import DatabaseOptions, describe, is_postgres, open_store
 from tasklife.server.logs import FloodGate, log_to_stderr
 from tasklife.server.middleware import checked_keys
 from tasklife.service import WebhookSender
+from tasklife.service.deliveries import DeliveryStore
 from tasklife.service.sender import service_metadata
-from tasklife.store import SQLiteTaskStore, StoreError
+from tasklife.service.tables import SQLStore
+from tasklife.store import StoreError
 
 __all__ = ["SHUTDOWN_SECONDS", "Webhooks", "serve"]
 
@@ -62,40 +66,47 @@ def serve(
     *,
     host: str,
     port: int,
-    db: Path,
+    db: str | Path,
     api_key: str,
     step_seconds: float,
+    options: DatabaseOptions | None = None,
     webhooks: Webhooks | None = None,
 ) -> int:
     """Serve until Ctrl-C or SIGTERM; returns the process's exit status.
 
-    0 after a clean shutdown; 2 for a key no client could send, or a webhook URL or secret
-    that cannot be used; 1 when the database cannot be opened or the address cannot be bound.
-    Logs go to stderr: uvicorn's start-up lines and one line per request (method, path,
-    status, milliseconds), never a header, so never the key; floods of the same warning are
-    folded (``tasklife.server.logs.FloodGate``).
+    ``db`` is a SQLite path or a PostgreSQL connection string (``tasklife.server.database``).
+    0 after a clean shutdown; 2 for a key no client could send, options out of range, a
+    missing ``postgres`` extra, or a webhook URL or secret that cannot be used; 1 when the
+    database cannot be opened or the address cannot be bound. Logs go to stderr: uvicorn's
+    start-up lines and one line per request (method, path, status, milliseconds), never a
+    header, so never the key; floods of the same warning are folded
+    (``tasklife.server.logs.FloodGate``).
 
     With ``webhooks``, a ``WebhookSender`` in threads of its own (never on a request's path)
     sends a ``test`` event, then the event of every change of the store's change feed; it is
     stopped before the store is closed. Its delivery queue is in the same database, so a
-    restarted server delivers what a killed one had not.
+    restarted server delivers what a killed one had not, and of several replicas on one
+    database each event is sent by one.
     """
     gate = FloodGate()
     listener = log_to_stderr(gate)
-    store: SQLiteTaskStore | None = None
+    store: SQLStore | None = None
     sender: WebhookSender | None = None
+    why: str | None = None
     try:
         with _sigterm_interrupts():
             keys = _keys(api_key)
             if not _is_loopback(host):
                 log.warning("binding %s: the server is reachable from other machines", host)
-            store = _open_store(db)
+            store = _open_store(db, options or DatabaseOptions())
             try:
                 app = create_app(store, keys, step_seconds=step_seconds, access_log=True)
             except StoreError as error:
-                raise _CannotStart(f"cannot open the task store {db}: {error}", 1) from None
+                raise _CannotStart(
+                    f"cannot open the task store {describe(db)}: {error}", 1
+                ) from None
             mode = f"one step every {step_seconds}s" if step_seconds else "manual steps"
-            log.info("tasks in %s; simulated execution: %s", db, mode)
+            log.info("tasks in %s; simulated execution: %s", describe(db), mode)
             if webhooks is not None:
                 sender = _sender(store, webhooks)
                 sender.send_test()
@@ -116,7 +127,7 @@ def serve(
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM, before uvicorn took the signals over or after
         status = 0
     except _CannotStart as error:
-        print(f"tasklife serve: {error}", file=sys.stderr)
+        why = f"tasklife serve: {error}"
         status = error.status
     except SystemExit:  # uvicorn exits this way when it cannot start, after logging why
         status = 1
@@ -127,14 +138,17 @@ def serve(
             store.close()
         gate.flush(log)
         listener.stop()
+    if why is not None:  # last, after the log lines that led to it
+        print(why, file=sys.stderr)
     return status
 
 
-def _sender(store: SQLiteTaskStore, webhooks: Webhooks) -> WebhookSender:
+def _sender(store: SQLStore, webhooks: Webhooks) -> WebhookSender:
     """The store's webhook sender, or ``_CannotStart`` naming what cannot be used (not how)."""
     try:
         return WebhookSender(
-            store, webhooks.url, webhooks.secret, failed_as=webhooks.failed_as,
+            cast("DeliveryStore", store),  # open_store's stores have watch() too
+            webhooks.url, webhooks.secret, failed_as=webhooks.failed_as,
             allow_http=webhooks.allow_http, metadata=service_metadata(store.sql),
         )  # fmt: skip
     except InvalidArgument as error:
@@ -148,12 +162,17 @@ def _keys(api_key: str) -> tuple[str, ...]:
         raise _CannotStart(error.problem, 2) from None
 
 
-def _open_store(db: Path) -> SQLiteTaskStore:
-    """The store on ``db``, or ``_CannotStart`` saying what is wrong with which path."""
+def _open_store(db: str | Path, options: DatabaseOptions) -> SQLStore:
+    """The store ``db`` names, or ``_CannotStart`` saying what is wrong with which database."""
     try:
-        return SQLiteTaskStore(db)
+        return open_store(db, options)
+    except InvalidArgument as error:
+        raise _CannotStart(f"{error.argument}: {error.problem}", 2) from None
+    except ImportError as error:
+        raise _CannotStart(str(error), 2) from None
     except StoreError as error:
-        raise _CannotStart(f"cannot open the task store {db}: {_why(db, error)}", 1) from None
+        why = str(error) if is_postgres(db) else _why(Path(db), error)
+        raise _CannotStart(f"cannot open the task store {describe(db)}: {why}", 1) from None
 
 
 def _why(db: Path, error: StoreError) -> str:

@@ -18,9 +18,10 @@ import attrs
 import httpx
 
 from tasklife.server.app import create_app
+from tasklife.server.database import DatabaseOptions, is_postgres, open_store
 from tasklife.server.middleware import DEFAULT_MAX_BODY_BYTES
 from tasklife.server.runner import BackgroundServer
-from tasklife.store import SQLiteTaskStore
+from tasklife.service.tables import SQLStore
 
 __all__ = ["LiveServer"]
 
@@ -30,23 +31,26 @@ class LiveServer:
     """A running server (``create_app`` under uvicorn in a thread), its store and its address."""
 
     base_url: str
-    db: Path
-    store: SQLiteTaskStore
+    db: Path | str
+    store: SQLStore
     background: BackgroundServer
     api_keys: tuple[str, ...]
 
     @classmethod
     def start(
         cls,
-        db: Path,
+        db: Path | str,
         *,
         api_keys: Sequence[str],
         step_seconds: float = 0,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        database: DatabaseOptions | None = None,
         **app_options: Any,
     ) -> Self:
-        """Serve a new app over the SQLite file ``db`` (manual mode unless ``step_seconds``)."""
-        store = SQLiteTaskStore(db)
+        """Serve a new app over ``db`` (manual mode unless ``step_seconds``): a SQLite file, or
+        a PostgreSQL connection string as ``tasklife serve --db`` takes it (``database``: the
+        pool and schema)."""
+        store = open_store(db, database)
         try:
             app = create_app(
                 store,
@@ -59,7 +63,8 @@ class LiveServer:
         except BaseException:
             store.close()
             raise
-        return cls(background.base_url, Path(db), store, background, tuple(api_keys))
+        where = db if isinstance(db, str) and is_postgres(db) else Path(db)
+        return cls(background.base_url, where, store, background, tuple(api_keys))
 
     def client(self, key: str | None, **options: Any) -> httpx.Client:
         """An ``httpx.Client`` on this server sending ``key`` as bearer (None: no header)."""

@@ -77,6 +77,9 @@ class SQLStore(Protocol):
     def transaction(self) -> AbstractContextManager[SQLTransaction]:
         """A transaction of the store's own."""
 
+    def close(self) -> None:
+        """Release the store's connections."""
+
 
 @attrs.frozen
 class Tables:

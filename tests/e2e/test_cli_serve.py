@@ -14,12 +14,16 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
 import httpx
+import psycopg
 import pytest
+from psycopg import conninfo
 
 KEY = "e2e-secret-key-5f3a9c"
 
@@ -69,16 +73,17 @@ def wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float =
         interval.wait(0.05)  # the poll interval
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    """A `tasklife serve` process on a free port, its key from TASKLIFE_API_KEY."""
+@contextmanager
+def serving(tmp_path: Path, *db_args: str) -> Iterator[Served]:
+    """A `tasklife serve` process on a free port over ``--db`` and the other ``db_args`` (a
+    SQLite file in ``tmp_path`` when none are given), its key from TASKLIFE_API_KEY."""
     port = free_port()
     env = {**os.environ, "TASKLIFE_API_KEY": KEY}
     env.pop("BROWSER_USE_API_KEY", None)
     log = tmp_path / "serve.log"
     db = tmp_path / "t.sqlite3"
     command = [sys.executable, "-m", "tasklife", "serve", "--port", str(port),
-               "--db", str(db), "--step-seconds", "0.05"]  # fmt: skip
+               *(db_args or ("--db", str(db))), "--step-seconds", "0.05"]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     base_url = f"http://127.0.0.1:{port}"
@@ -93,6 +98,13 @@ def served(tmp_path: Path) -> Iterator[Served]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """A `tasklife serve` process on a free port over a SQLite file."""
+    with serving(tmp_path) as server:
+        yield server
 
 
 class TestServe:
@@ -376,3 +388,61 @@ class TestServeUnderAFlood:
              "warning lines": len(events), "tracebacks": text.count("Traceback"),
              "held back": held},
         )  # fmt: skip
+
+
+class TestServeOnPostgres:
+    """``tasklife serve --db`` with a PostgreSQL connection string, as a URL or key=value."""
+
+    @pytest.mark.parametrize("form", ["url", "key-value"])
+    def test_serves_and_stops(self, tmp_path: Path, postgres_server: str, form: str) -> None:
+        """Run, pause, read back, SIGTERM: exit 0; the log names the database, no password."""
+        dsn = postgres_server if form == "url" else conninfo.make_conninfo(postgres_server)
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        args = ("--db", dsn, "--db-schema", schema, "--pool-max", "3", "--db-timeout", "5")
+        with serving(tmp_path, *args) as served:
+            headers = {"Authorization": f"Bearer {KEY}"}
+            with httpx.Client(base_url=served.base_url, headers=headers) as http:
+                task_id = http.post("/api/v1/run-task", json={"task": "pg"}).json()["id"]
+                assert (
+                    http.put("/api/v1/pause-task", params={"task_id": task_id}).status_code == 200
+                )
+                assert http.get(f"/api/v1/task/{task_id}/status").json() == "paused"
+            status, log = served.interrupt(signal.SIGTERM)
+        assert status == 0, log
+        name = conninfo.conninfo_to_dict(postgres_server)["dbname"]
+        assert f"tasks in PostgreSQL database {name} on " in log
+        with psycopg.connect(postgres_server) as db:
+            found = db.execute(f'SELECT status FROM "{schema}".tasks WHERE id = %s', (task_id,))
+            assert found.fetchall() == [("paused",)]
+
+    def test_unreachable_database_is_one_line(self) -> None:
+        """A database that does not answer: one line naming it, exit 1, never the password."""
+        dsn = "postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere"
+        result = run("serve", "--api-key", KEY, "--db", dsn, "--db-timeout", "1",
+                     env=dict(os.environ))  # fmt: skip
+        assert result.returncode == 1
+        [line] = result.stderr.splitlines()[-1:]
+        assert line.startswith(
+            "tasklife serve: cannot open the task store PostgreSQL database nowhere on 127.0.0.1: "
+        )
+        assert "s3cret-pw" not in result.stderr + result.stdout
+        assert "Traceback" not in result.stderr
+
+    @pytest.mark.parametrize(
+        ("args", "says"),
+        [(("--pool-min", "5", "--pool-max", "2"), "max_size"), (("--db-timeout", "0"), "timeout")],
+        ids=["pool-sizes", "timeout"],
+    )
+    def test_options_out_of_range_exit_2(self, args: tuple[str, ...], says: str) -> None:
+        """Pool sizes or a timeout out of range: one line naming the option, exit 2."""
+        dsn = "postgresql://someone@127.0.0.1:1/nowhere"
+        result = run("serve", "--api-key", KEY, "--db", dsn, *args, env=dict(os.environ))
+        assert result.returncode == 2
+        assert result.stderr.splitlines()[-1].startswith(f"tasklife serve: {says}: ")
+
+    def test_help_documents_the_database_options(self) -> None:
+        """``tasklife serve --help`` names PostgreSQL and every database option."""
+        out = run("serve", "--help", env=dict(os.environ)).stdout
+        for option in ("postgresql://", "key=value", "--db-timeout", "--pool-min", "--pool-max",
+                       "--db-schema"):  # fmt: skip
+            assert option in out

@@ -2,10 +2,13 @@
 
 Fixtures (reusable by every integration test module):
 
+- ``database``: where a test's servers keep their tasks: a fresh SQLite file, or, for a test
+  parametrised with ``BOTH_DATABASES`` (the tests that exercise storage), also a fresh schema
+  of the run's PostgreSQL database (``database_options`` names it).
 - ``server_factory``: ``server_factory(db=..., step_seconds=0, api_keys=...)`` starts a
-  ``tasklife.server.testing.LiveServer`` on a free loopback port over a SQLite file; every
-  server it started is stopped (and its store closed) when the test ends. Readiness is proven
-  by polling ``/api/v1/ping`` with a deadline, never by sleeping.
+  ``tasklife.server.testing.LiveServer`` on a free loopback port over ``database`` (or
+  ``db``); every server it started is stopped (and its store closed) when the test ends.
+  Readiness is proven by polling ``/api/v1/ping`` with a deadline, never by sleeping.
 - ``live_server``: one manual-mode server (``step_seconds=0``: nothing moves by itself) over a
   fresh SQLite file, accepting ``api_key`` and ``other_key``; ``live_client`` is a client on it.
 - ``shared_server``: one manual-mode server for the whole session, for tests that only touch
@@ -19,15 +22,19 @@ Fixtures (reusable by every integration test module):
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tasklife.server.database import DatabaseOptions
 from tasklife.server.testing import LiveServer
 
 ServerFactory = Callable[..., LiveServer]
+BOTH_DATABASES = pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+"""Run a test on a SQLite file and on PostgreSQL (for the tests that exercise storage)."""
 
 
 @pytest.fixture(scope="session")
@@ -49,22 +56,40 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server_factory(db_path: Path, api_key: str, other_key: str) -> Iterator[ServerFactory]:
+def database(request: pytest.FixtureRequest, db_path: Path) -> Path | str:
+    """``db_path``, or (parametrised ``"postgresql"``) the run's PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return db_path
+    dsn: str = request.getfixturevalue("postgres_server")
+    return dsn
+
+
+@pytest.fixture
+def database_options() -> DatabaseOptions:
+    """A fresh PostgreSQL schema for this test's servers (SQLite ignores it)."""
+    return DatabaseOptions(schema=f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def server_factory(
+    database: Path | str, database_options: DatabaseOptions, api_key: str, other_key: str
+) -> Iterator[ServerFactory]:
     """Start live servers on demand; all are stopped when the test ends."""
     started: list[LiveServer] = []
 
     def start(
         *,
-        db: Path | None = None,
+        db: Path | str | None = None,
         step_seconds: float = 0,
         api_keys: Sequence[str] = (api_key, other_key),
         max_body_bytes: int = 64 * 1024,
     ) -> LiveServer:
         server = LiveServer.start(
-            db_path if db is None else db,
+            database if db is None else db,
             api_keys=api_keys,
             step_seconds=step_seconds,
             max_body_bytes=max_body_bytes,
+            database=database_options,
         )
         started.append(server)
         return server

@@ -82,6 +82,7 @@ class TestSecretHygiene:
         """The store keeps a fingerprint of the key as the owner, never the key."""
         exercise(logged_server)
         logged_server.stop()
+        assert isinstance(logged_server.db, Path)  # a SQLite file
         for path in logged_server.db.parent.iterdir():
             assert SECRET.encode() not in path.read_bytes(), path.name
 

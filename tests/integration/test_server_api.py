@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -315,6 +316,7 @@ class TestAuth:
         """The SQLite files (database and WAL) hold a fingerprint of the key, never the key."""
         assert live_client.post("/api/v1/run-task", json={"task": "t"}).status_code == 200
         live_server.stop()
+        assert isinstance(live_server.db, Path)  # a SQLite file
         files = [p for p in tmp_path.iterdir() if p.name.startswith(live_server.db.name)]
         assert files
         assert all(api_key.encode() not in p.read_bytes() for p in files)

@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 
 from tasklife.server.testing import LiveServer
 
+from .conftest import BOTH_DATABASES
+
 ServerFactory = Callable[..., LiveServer]
 THREADS = 20
 ROUNDS = 15
@@ -76,9 +78,10 @@ class TestOneServerManyClients:
         assert all(a["dest"] == b["source"] for a, b in itertools.pairwise(records))
 
 
-class TestTwoServersOneFile:
+@BOTH_DATABASES
+class TestTwoServersOneDatabase:
     def test_no_update_is_lost(self, server_factory: ServerFactory, api_key: str) -> None:
-        """Two app instances on one SQLite file: the revision check keeps every 200 recorded."""
+        """Two app instances on one database: the token check keeps every 200 recorded."""
         first, second = server_factory(), server_factory()
         task_id = create(first, api_key)
         answers = hammer([first, second], api_key, task_id)
@@ -88,7 +91,7 @@ class TestTwoServersOneFile:
         assert acknowledged == recorded
 
     def test_steps_are_not_lost(self, server_factory: ServerFactory, api_key: str) -> None:
-        """Steps taken through both instances all count, because every save bumps the revision."""
+        """Steps taken through both instances all count, because every save moves the token."""
         first, second = server_factory(), server_factory()
         task_id = create(first, api_key)
         done = Counter[int]()

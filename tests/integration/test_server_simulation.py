@@ -11,6 +11,8 @@ import httpx
 
 from tasklife.server.testing import LiveServer
 
+from .conftest import BOTH_DATABASES
+
 ServerFactory = Callable[..., LiveServer]
 STEP = 0.01
 
@@ -33,6 +35,7 @@ def run(http: httpx.Client, **fields: object) -> str:
     return task_id
 
 
+@BOTH_DATABASES
 class TestTicker:
     def test_running_task_takes_steps(self, server_factory: ServerFactory, api_key: str) -> None:
         """A running task's step counter grows without any request moving it."""

@@ -66,7 +66,7 @@ def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
         schema = f"t_{uuid.uuid4().hex[:12]}"
     yield open_store
     for store in opened:
-        store.close()  # type: ignore[attr-defined]
+        store.close()
 
 
 def rows(store: SQLStore, template: str, *params: Any) -> list[tuple[Any, ...]]:
