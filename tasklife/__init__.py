@@ -20,6 +20,12 @@ from tasklife.errors import (
     TaskNotRunning,
 )
 from tasklife.lifecycle import LIFECYCLE, TABLE, Action, Lifecycle, Listener, Rule, TaskStatus
+from tasklife.observation import (
+    DEFAULT_SKEW,
+    Observation,
+    ObservationOutcome,
+    ObservationResult,
+)
 from tasklife.task import (
     Clock,
     Origin,
@@ -35,6 +41,7 @@ except importlib.metadata.PackageNotFoundError:  # pragma: no cover - an uninsta
     __version__ = "0+unknown"
 
 __all__ = [
+    "DEFAULT_SKEW",
     "LIFECYCLE",
     "TABLE",
     "Action",
@@ -46,6 +53,9 @@ __all__ = [
     "Lifecycle",
     "Listener",
     "ListenerError",
+    "Observation",
+    "ObservationOutcome",
+    "ObservationResult",
     "Origin",
     "PreparedTransition",
     "ReconcileConflict",

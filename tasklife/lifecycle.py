@@ -190,6 +190,13 @@ class Lifecycle:
         self._paths = {
             (s, d): _shortest(self._targets, s, d) for s in TaskStatus for d in TaskStatus
         }
+        self._ran_paths = dict(self._paths)
+        running = self._targets.get((initial, Action.START))
+        if running is not None:  # progress means the task ran: from created, go through start
+            for d in TaskStatus:
+                onward = self._paths[running, d]
+                if d not in (initial, running) and onward is not None:
+                    self._ran_paths[initial, d] = (Action.START, *onward)
         self._listeners: tuple[Listener, ...] = ()
         self._listeners_lock = threading.Lock()
         self.machine = _Machine(
@@ -229,9 +236,16 @@ class Lifecycle:
         """The actions the table allows from ``status``, in table order."""
         return self._allowed[status]
 
-    def path(self, source: TaskStatus, dest: TaskStatus) -> tuple[Action, ...] | None:
-        """The shortest sequence of actions from ``source`` to ``dest``; None if there is none."""
-        return self._paths[source, dest]
+    def path(
+        self, source: TaskStatus, dest: TaskStatus, *, ran: bool = False
+    ) -> tuple[Action, ...] | None:
+        """The shortest sequence of actions from ``source`` to ``dest``; None if there is none.
+
+        ``ran`` says the task has made progress (steps > 0): a task that took steps was
+        started, so from the initial status the path goes through ``start`` (the one steps
+        rule that ``reconcile``, observations and ``Task.from_remote`` share).
+        """
+        return (self._ran_paths if ran else self._paths)[source, dest]
 
     def fire(self, task: Task, action: Action, details: dict[str, object]) -> bool:
         """Execute ``action`` on ``task`` through the machine; False if its condition refused.

@@ -18,6 +18,7 @@ import attrs
 
 from tasklife.errors import (
     CannotResumeStoppedTask,
+    InvalidArgument,
     InvalidTaskData,
     InvalidTransition,
     ListenerError,
@@ -26,9 +27,19 @@ from tasklife.errors import (
     TaskNotRunning,
 )
 from tasklife.lifecycle import LIFECYCLE, Action, Listener, TaskStatus
+from tasklife.observation import (
+    DEFAULT_SKEW,
+    Observation,
+    ObservationOutcome,
+    ObservationResult,
+    check_ref,
+    check_steps,
+    classify,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
+    "UPGRADES",
     "Clock",
     "Origin",
     "PreparedTransition",
@@ -37,7 +48,7 @@ __all__ = [
     "utc_now",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """The version of the dictionary shape written by ``Task.to_dict``."""
 
 MAX_ID_LENGTH: Final = 256
@@ -82,7 +93,13 @@ def check_id(value: object, field: str = "id") -> str:
 
 @attrs.frozen
 class TransitionRecord:
-    """One applied transition: the ``seq``-th change of a task, from ``source`` to ``dest``."""
+    """One applied transition: the ``seq``-th change of a task, from ``source`` to ``dest``.
+
+    ``at`` is when this process committed it (never earlier than the record before). A record
+    applied from an observation also keeps the remote's event time ``remote_at`` and the
+    observation's ``ref``; ``inferred`` marks a record for a transition the remote was not
+    seen to make but must have made to reach what it was seen in.
+    """
 
     seq: int
     action: Action
@@ -91,10 +108,14 @@ class TransitionRecord:
     at: datetime
     origin: Origin = "local"
     reason: str | None = None
+    remote_at: datetime | None = None
+    ref: str | None = None
+    inferred: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict; ``at`` is an ISO 8601 string in UTC."""
+        """A JSON-safe dict; ``at`` and ``remote_at`` are ISO 8601 strings in UTC."""
         # ``_value_`` is the member's plain str; ``.value`` is a descriptor call costing more.
+        remote_at = self.remote_at
         return {
             "seq": self.seq,
             "action": self.action._value_,
@@ -103,6 +124,9 @@ class TransitionRecord:
             "at": self.at.isoformat(),
             "origin": self.origin,
             "reason": self.reason,
+            "remote_at": None if remote_at is None else remote_at.isoformat(),
+            "ref": self.ref,
+            "inferred": self.inferred,
         }
 
 
@@ -283,27 +307,145 @@ class Task:
         never go backwards.
         """
         remote = _enum(TaskStatus, _STATUSES, remote, "remote")
-        if steps is not None and (type(steps) is not int or steps < 0):
-            raise InvalidTaskData("steps", f"must be a non-negative integer, not {steps!r}")
+        if steps is not None:
+            check_steps(steps)
+            if steps and remote is LIFECYCLE.initial:
+                raise InvalidTaskData("steps", f"a {remote} task has taken no steps")
         with self._lock:
-            path = LIFECYCLE.path(self.status, remote)
+            path = LIFECYCLE.path(self.status, remote, ran=bool(steps))
             if path is None:
                 raise ReconcileConflict(self.id, self.status, remote)
             if steps is not None and steps > self.steps:
                 self.steps = steps
-            records: list[TransitionRecord] = []
-            errors: list[ListenerError] = []
-            for action in path:
-                prepared = self.prepare(action)
-                assert prepared is not None  # noqa: S101 - a path only holds real transitions
-                try:
-                    records.append(self.commit(prepared, origin="remote"))
-                except ListenerError as error:
-                    records.append(error.record)
-                    errors.append(error)
-            if errors:
-                raise ListenerError(records[-1], [e for err in errors for e in err.errors])
-            return tuple(records)
+            return self._walk(path)
+
+    def observe(
+        self, observation: Observation, *, skew: timedelta = DEFAULT_SKEW
+    ) -> ObservationResult:
+        """Apply a status seen on the remote, unless it is a duplicate, stale or a conflict.
+
+        The rules, in order (``ObservationResult.outcome`` says which applied):
+
+        - ``DUPLICATE``: the observation's ``ref`` is already in the history, or the task is
+          already in that status (unless the observation brings a higher step count:
+          ``APPLIED``, with no record), or it reached that status at or after the
+          observation's time (a record's ``remote_at``, else its ``at``; inferred records
+          do not count: when the remote made them is unknown). Nothing changes.
+        - ``APPLIED`` for a forward move (from ``created`` to anything, from running or
+          paused to a terminal status): the table's shortest path is applied with origin
+          ``remote``; the records for statuses the remote was not seen in are ``inferred``,
+          the last one carries ``remote_at`` and ``ref``. Steps > 0 mean the task ran, so
+          from ``created`` the path starts with ``start``. ``steps`` only ever rise.
+        - ``STALE`` for a move back or sideways (running and paused either way; a
+          non-terminal status on a task that moved past it) unless the observation is newer
+          than the task's latest change by more than ``skew``. The latest change is the
+          newest time among the non-inferred records (a remote record's ``remote_at``, a
+          local record's commit time) and ``created_at``. A newer sideways move is
+          ``APPLIED``.
+        - ``CONFLICT`` for a terminal status other than the task's terminal status, or a
+          newer status the table cannot reach: ``conflict`` holds the ``ReconcileConflict``
+          (both statuses); nothing changes. To converge on the remote's view, rebuild the
+          task with ``Task.from_remote`` and store it in place of this one.
+
+        ``IGNORED`` is never returned here: it is for callers (an unknown event or task).
+        A listener that raises still raises ``ListenerError`` after every record is
+        committed, as with ``reconcile``.
+        """
+        if not isinstance(observation, Observation):
+            raise InvalidArgument(
+                "observation", f"must be an Observation, not {type(observation).__name__}"
+            )
+        with self._lock:
+            verdict = classify(
+                observation, task_id=self.id, status=self.status, steps=self.steps,
+                created_at=self.created_at, history=self._history, skew=skew,
+            )  # fmt: skip
+            if verdict.outcome is not ObservationOutcome.APPLIED:
+                return ObservationResult(verdict.outcome, conflict=verdict.conflict)
+            if observation.steps is not None and observation.steps > self.steps:
+                self.steps = observation.steps
+            records = self._walk(verdict.path, observation.at, observation.ref)
+            return ObservationResult(ObservationOutcome.APPLIED, records)
+
+    @classmethod
+    def from_remote(
+        cls,
+        task_id: str,
+        status: TaskStatus,
+        *,
+        at: datetime,
+        steps: int = 0,
+        created_at: datetime | None = None,
+        ref: str | None = None,
+        clock: Clock = utc_now,
+    ) -> Self:
+        """A task rebuilt from the remote's view: ``status`` seen at the remote's time ``at``.
+
+        Its history is the table's shortest path from ``created`` to ``status`` (through
+        ``start`` when ``steps`` > 0), every record of origin ``remote`` and ``inferred``
+        but the last, which carries ``remote_at=at`` and ``ref``. The records are stamped
+        with one reading of ``clock``. As with ``from_dict``, no listener is called. Store
+        it in place of a task whose history disagrees (``tx.replace(task, token=...)``)
+        rather than acting on a task that reached a terminal status.
+        """
+        check_id(task_id)
+        status = _enum(TaskStatus, _STATUSES, status, "status")
+        remote_at = _timestamp(at, "at")
+        check_steps(steps)
+        check_ref(ref)
+        if steps and status is LIFECYCLE.initial:
+            raise InvalidTaskData("steps", f"a {status} task has taken no steps")
+        task = cls(task_id, clock=clock, created_at=created_at)
+        path = LIFECYCLE.path(LIFECYCLE.initial, status, ran=steps > 0)
+        assert path is not None  # noqa: S101 - the table is checked: every status is reachable
+        now = max(task._now(), task.created_at)
+        history: list[TransitionRecord] = []
+        current = LIFECYCLE.initial
+        for seq, action in enumerate(path, 1):
+            dest = LIFECYCLE.target(current, action)
+            assert dest is not None  # noqa: S101 - a path only holds real transitions
+            last = seq == len(path)
+            history.append(
+                TransitionRecord(seq, action, current, dest, now, "remote", None,
+                                 remote_at if last else None, ref if last else None, not last)
+            )  # fmt: skip
+            current = dest
+        return cls._assemble(
+            task_id, current, steps=steps, created_at=task.created_at, history=history,
+            clock=clock,
+        )  # fmt: skip
+
+    def _walk(
+        self,
+        path: tuple[Action, ...],
+        remote_at: datetime | None = None,
+        ref: str | None = None,
+    ) -> tuple[TransitionRecord, ...]:
+        """Apply ``path`` as the remote's (lock held): every record but the last is inferred.
+
+        Every record is committed before a listener's error is raised (once, at the end).
+        """
+        records: list[TransitionRecord] = []
+        errors: list[Exception] = []
+        last = len(path) - 1
+        for index, action in enumerate(path):
+            status = self.status
+            dest = LIFECYCLE.target(status, action)
+            assert dest is not None  # noqa: S101 - a path only holds real transitions
+            try:
+                if index == last:
+                    record = self._fire(action, status, len(self._history), "remote", None,
+                                        remote_at=remote_at, ref=ref)  # fmt: skip
+                else:
+                    record = self._fire(action, status, len(self._history), "remote", None,
+                                        inferred=True)  # fmt: skip
+            except ListenerError as error:
+                record = error.record
+                errors.extend(error.errors)
+            records.append(record)
+        if errors:
+            raise ListenerError(records[-1], errors)
+        return tuple(records)
 
     # listeners -------------------------------------------------------------------------
 
@@ -346,13 +488,17 @@ class Task:
         Anything wrong (a missing key, a wrong type, an unknown status, a history that does
         not chain from ``created`` through legal transitions to ``status``, a version that is
         not the history's length) raises ``InvalidTaskData`` naming the field's path.
+        An older layout (``schema_version`` below ``SCHEMA_VERSION``) is first brought up to
+        date through the steps registered in ``UPGRADES``.
         """
+        if type(data) is not dict or data.get("schema_version") != SCHEMA_VERSION:
+            if not isinstance(data, Mapping):
+                raise InvalidTaskData("$", f"must be a mapping, not {type(data).__name__}")
+            data = _upgrade(data)
         if type(data) is dict:
             task = _load_plain(cls, data, clock)
             if task is not None:
                 return task
-        if not isinstance(data, Mapping):
-            raise InvalidTaskData("$", f"must be a mapping, not {type(data).__name__}")
         if _field(data, "schema_version", int, "") != SCHEMA_VERSION:
             raise InvalidTaskData("schema_version", f"must be {SCHEMA_VERSION}")
         task_id = check_id(_field(data, "id", str, ""))
@@ -423,7 +569,16 @@ class Task:
         raise error(self.id, status, action, LIFECYCLE.allowed_actions(status))
 
     def _fire(
-        self, action: Action, source: TaskStatus, version: int, origin: Origin, reason: str | None
+        self,
+        action: Action,
+        source: TaskStatus,
+        version: int,
+        origin: Origin,
+        reason: str | None,
+        *,
+        remote_at: datetime | None = None,
+        ref: str | None = None,
+        inferred: bool = False,
     ) -> TransitionRecord:
         """Run ``action`` through the lifecycle machine, then tell the listeners (lock held)."""
         if origin not in _ORIGINS:
@@ -433,7 +588,8 @@ class Task:
                 "reason", f"must be a string or None, not {type(reason).__name__}"
             )
         details = {"action": action, "source": source, "version": version, "at": self._now(),
-                   "origin": origin, "reason": reason}  # fmt: skip
+                   "origin": origin, "reason": reason, "remote_at": remote_at, "ref": ref,
+                   "inferred": inferred}  # fmt: skip
         if self.status is not source or not LIFECYCLE.fire(self, action, details):
             raise StaleTransition(self.id, version, len(self._history))
         record = self._history[-1]
@@ -451,6 +607,9 @@ class Task:
             details["at"],
             details["origin"],
             details["reason"],
+            details["remote_at"],
+            details["ref"],
+            details["inferred"],
         )
         if self._history:
             self._history.append(record)
@@ -521,6 +680,9 @@ def _load_plain(cls: type[TaskT], data: dict[str, Any], clock: Clock) -> TaskT |
             at = raw["at"]
             origin = raw["origin"]
             reason = raw.get("reason")
+            remote_at = raw.get("remote_at")
+            ref = raw.get("ref")
+            inferred = raw.get("inferred", False)
             link = _LINKS.get((source, raw["action"], raw["dest"]))
             if not (
                 link is not None
@@ -531,21 +693,57 @@ def _load_plain(cls: type[TaskT], data: dict[str, Any], clock: Clock) -> TaskT |
                 and type(origin) is str
                 and origin in _ORIGINS
                 and (reason is None or type(reason) is str)
+                and (ref is None or (type(ref) is str and check_ref(ref) is ref))
+                and (inferred is False or (inferred is True and origin == "remote"))
             ):
                 return None
             stamp = datetime.fromisoformat(at)
             if stamp.tzinfo is not UTC:
                 return None
+            if remote_at is not None:
+                remote_at = datetime.fromisoformat(remote_at)
+                if remote_at.tzinfo is not UTC:
+                    return None
             where: Origin = "local" if origin == "local" else "remote"
-            history.append(TransitionRecord(seq, link[0], current, link[1], stamp, where, reason))
+            history.append(
+                TransitionRecord(seq, link[0], current, link[1], stamp, where, reason, remote_at,
+                                 ref, inferred)
+            )  # fmt: skip
             current = link[1]
         if _STATUSES.get(status) is not current:
             return None
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):  # InvalidTaskData is a ValueError
         return None
     return cls._assemble(
         task_id, current, steps=steps, created_at=created_at, history=history, clock=clock
     )
+
+
+def _v1_to_v2(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Layout 1 to 2: records gain ``remote_at`` and ``ref`` (None) and ``inferred`` (False)."""
+    upgraded = {**data, "schema_version": 2}
+    history = data.get("history")
+    if type(history) is list:
+        upgraded["history"] = [
+            {**raw, "remote_at": None, "ref": None, "inferred": False}
+            if isinstance(raw, Mapping)
+            else raw
+            for raw in history
+        ]
+    return upgraded
+
+
+UPGRADES: Final[Mapping[int, Callable[[Mapping[str, Any]], dict[str, Any]]]] = {1: _v1_to_v2}
+"""The registered layout upgrades: ``UPGRADES[n]`` turns a layout ``n`` dict into ``n + 1``."""
+
+
+def _upgrade(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` brought to ``SCHEMA_VERSION`` through ``UPGRADES`` (as is when it cannot be)."""
+    schema = data.get("schema_version")
+    while type(schema) is int and schema in UPGRADES:
+        data = UPGRADES[schema](data)
+        schema = data.get("schema_version")
+    return data
 
 
 def _restore(cls: type[Task], data: Mapping[str, Any]) -> Task:
@@ -602,6 +800,15 @@ def _record(raw: object, index: int) -> TransitionRecord:
     reason = raw.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise InvalidTaskData(f"{path}reason", f"must be a string or null, not {reason!r}")
+    remote_at = raw.get("remote_at")
+    if remote_at is not None:
+        remote_at = _timestamp(_field(raw, "remote_at", str, path), f"{path}remote_at")
+    ref = check_ref(raw.get("ref"), f"{path}ref")
+    inferred = raw.get("inferred", False)
+    if type(inferred) is not bool:
+        raise InvalidTaskData(f"{path}inferred", f"must be true or false, not {inferred!r}")
+    if inferred and origin != "remote":
+        raise InvalidTaskData(f"{path}inferred", "only a record of origin 'remote' is inferred")
     return TransitionRecord(
         _field(raw, "seq", int, path),
         _enum(Action, _ACTIONS, _field(raw, "action", str, path), f"{path}action"),
@@ -610,6 +817,9 @@ def _record(raw: object, index: int) -> TransitionRecord:
         _timestamp(_field(raw, "at", str, path), f"{path}at"),
         cast("Origin", origin),
         reason,
+        remote_at,
+        ref,
+        inferred,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeAlias
 
 from hypothesis import strategies as st
 
-from tasklife import LIFECYCLE, Action, Task, TaskStatus
+from tasklife import LIFECYCLE, Action, Observation, Task, TaskStatus
 
 # The reference lifecycle, written out by hand from the reference document (deliberately not
 # derived from tasklife's own table): the model-based tests compare tasklife with it.
@@ -90,9 +90,13 @@ def ticking_clock(start: datetime = T0) -> Callable[[], datetime]:
 
 @st.composite
 def tasks(draw: st.DrawFn) -> Task:
-    """A task brought through a random sequence of legal actions (with random steps)."""
+    """A task brought through a random sequence of legal actions (with random steps) and
+    observations of the remote."""
     task = Task(draw(task_ids), clock=ticking_clock(draw(aware_datetimes)))
     for action in draw(st.lists(actions, max_size=12)):
+        if draw(st.integers(0, 3)) == 0:  # now and then, a status seen on the remote
+            ref = draw(st.none() | st.text("abcdef0123456789", min_size=1, max_size=8))
+            task.observe(Observation(draw(statuses), draw(aware_datetimes), ref=ref))
         if task.can(action):
             reason = draw(st.none() | st.text(max_size=20)) if action is Action.FAIL else None
             task.apply(action, origin=draw(st.sampled_from(["local", "remote"])), reason=reason)

@@ -38,6 +38,14 @@ if prepared is not None:
     record: TransitionRecord = again.commit(prepared, origin="remote")
 reconciled: tuple[TransitionRecord, ...] = Task("t3").reconcile(TaskStatus.FINISHED, steps=3)
 path: tuple[Action, ...] | None = tasklife.LIFECYCLE.path(TaskStatus.CREATED, TaskStatus.PAUSED)
+observed: tasklife.ObservationResult = task.observe(
+    tasklife.Observation(TaskStatus.PAUSED, clock(), ref="evt_1", steps=3),
+    skew=tasklife.DEFAULT_SKEW,
+)
+outcome: tasklife.ObservationOutcome = observed.outcome
+conflict: tasklife.ReconcileConflict | None = observed.conflict
+seen_at: datetime | None = observed.records[0].remote_at if observed.records else None
+rebuilt: Task = Task.from_remote("t4", TaskStatus.FAILED, at=clock(), steps=2, ref="evt_2")
 
 try:
     task.resume()

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "tasklife"
-DOMAIN = {"tasklife", "tasklife.lifecycle", "tasklife.task", "tasklife.errors", "tasklife.diagram"}
+DOMAIN = {
+    "tasklife", "tasklife.lifecycle", "tasklife.task", "tasklife.errors", "tasklife.diagram",
+    "tasklife.observation",
+}  # fmt: skip
 
 # What each layer may import from tasklife, besides the domain. cli and demo are the
 # composition roots that wire adapters together, so they may import anything. The service

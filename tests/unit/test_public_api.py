@@ -12,7 +12,8 @@ DOCUMENTED = {
     "InvalidTaskData", "InvalidTransition", "Lifecycle", "Listener", "ListenerError", "Origin",
     "PreparedTransition", "ReconcileConflict", "Rule", "StaleTransition", "TableError", "Task",
     "TaskConflict", "TaskLifeError", "TaskNotRunning", "TaskStatus", "TransitionRecord",
-    "__version__", "utc_now",
+    "__version__", "utc_now", "DEFAULT_SKEW", "Observation", "ObservationOutcome",
+    "ObservationResult",
 }  # fmt: skip
 
 

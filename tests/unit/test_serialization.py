@@ -5,12 +5,16 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tasklife import InvalidTaskData, Task, TaskStatus
-from tasklife.task import SCHEMA_VERSION
+from tasklife import InvalidTaskData, Observation, Task, TaskStatus
+from tasklife.task import SCHEMA_VERSION, UPGRADES
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def sample() -> Task:
@@ -50,6 +54,7 @@ class TestToDict:
         assert data["history"][0] == {
             "seq": 1, "action": "start", "source": "created", "dest": "running",
             "at": data["history"][0]["at"], "origin": "remote", "reason": None,
+            "remote_at": None, "ref": None, "inferred": False,
         }  # fmt: skip
         assert data["history"][0]["at"].endswith("+00:00")
 
@@ -83,7 +88,15 @@ BAD: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
     ("bad-origin", lambda d: d["history"][1].update(origin="mars"), "history[1].origin"),
     ("bad-reason", lambda d: d["history"][3].update(reason=5), "history[3].reason"),
     ("bad-dest", lambda d: d["history"][3].update(dest=None), "history[3].dest"),
-]
+    ("bad-remote-at", lambda d: d["history"][1].update(remote_at="soon"), "history[1].remote_at"),
+    ("naive-remote-at", lambda d: d["history"][1].update(remote_at="2026-01-01T00:00:00"),
+     "history[1].remote_at"),
+    ("int-remote-at", lambda d: d["history"][1].update(remote_at=5), "history[1].remote_at"),
+    ("int-ref", lambda d: d["history"][1].update(ref=5), "history[1].ref"),
+    ("long-ref", lambda d: d["history"][1].update(ref="r" * 257), "history[1].ref"),
+    ("str-inferred", lambda d: d["history"][1].update(inferred="yes"), "history[1].inferred"),
+    ("local-inferred", lambda d: d["history"][1].update(inferred=True), "history[1].inferred"),
+]  # fmt: skip
 
 
 class TestFromDict:
@@ -108,3 +121,60 @@ class TestFromDict:
         data = Task("t").to_dict()
         data["created_at"] = "2026-01-01T02:00:00+02:00"
         assert Task.from_dict(data).created_at.isoformat() == "2026-01-01T00:00:00+00:00"
+
+
+def observed() -> Task:
+    """A task with a record applied from an observation and an inferred one."""
+    task = Task("task_2")
+    task.observe(Observation("paused", datetime(2026, 2, 1, tzinfo=UTC), ref="evt_1", steps=2))
+    return task
+
+
+class TestLayouts:
+    def test_observation_fields_round_trip(self) -> None:
+        """remote_at, ref and inferred survive a trip through JSON."""
+        task = observed()
+        data = task.to_dict()
+        assert [(r["inferred"], r["ref"], r["remote_at"]) for r in data["history"]] == [
+            (True, None, None),
+            (False, "evt_1", "2026-02-01T00:00:00+00:00"),
+        ]
+        assert Task.from_dict(json.loads(json.dumps(data))) == task
+
+    def test_a_stored_layout_1_task_still_loads(self) -> None:
+        """A task stored by the release that wrote layout 1 (a fixture of its to_dict) loads
+        through the registered upgrade, equal to what it held, and is written as layout 2."""
+        data = json.loads((FIXTURES / "task_v1.json").read_text(encoding="utf-8"))
+        assert data["schema_version"] == 1
+        task = Task.from_dict(data)
+        assert (task.id, task.status, task.steps, task.version) == (
+            "task_v1_fixture", TaskStatus.FAILED, 7, 4,
+        )  # fmt: skip
+        rows = [(r.action.value, r.origin, r.reason, r.at.isoformat()) for r in task.history]
+        assert rows == [(r["action"], r["origin"], r["reason"], r["at"]) for r in data["history"]]
+        assert all((r.remote_at, r.ref, r.inferred) == (None, None, False) for r in task.history)
+        again = task.to_dict()
+        assert again["schema_version"] == SCHEMA_VERSION == 2
+        assert Task.from_dict(again) == task
+
+    def test_every_older_layout_has_an_upgrade_path(self) -> None:
+        """Each layout from 1 up to SCHEMA_VERSION - 1 has a registered step to the next."""
+        assert sorted(UPGRADES) == list(range(1, SCHEMA_VERSION))
+
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [(lambda d: d["history"][0].update(action="jump"), "history[0].action"),
+         (lambda d: d.update(history={}), "history"),
+         (lambda d: d["history"].__setitem__(0, 7), "history[0]"),
+         (lambda d: d.pop("history"), "history")],
+        ids=["bad-action", "history-not-list", "record-not-mapping", "no-history"],
+    )  # fmt: skip
+    def test_a_bad_layout_1_names_the_field(
+        self, change: Callable[[dict[str, Any]], object], field: str
+    ) -> None:
+        """The upgrade never hides a bad layout-1 value: from_dict names it as for layout 2."""
+        data = json.loads((FIXTURES / "task_v1.json").read_text(encoding="utf-8"))
+        change(data)
+        with pytest.raises(InvalidTaskData) as caught:
+            Task.from_dict(data)
+        assert caught.value.field == field

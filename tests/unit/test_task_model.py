@@ -78,23 +78,27 @@ def _model_path(source: str, dest: str) -> list[str] | None:
 
 @attrs.define
 class Model:
-    """What a task should be: status, steps, history as (action, source, dest, origin, reason)."""
+    """What a task should be: status, steps, history as (action, source, dest, origin, reason,
+    inferred)."""
 
     status: str = "created"
     steps: int = 0
-    history: list[tuple[str, str, str, str, str | None]] = attrs.Factory(list)
+    history: list[tuple[str, str, str, str, str | None, bool]] = attrs.Factory(list)
 
     def target(self, action: str) -> str | None:
         return REFERENCE_TABLE.get((self.status, action))
 
-    def apply(self, action: str, origin: str, reason: str | None) -> None:
+    def apply(self, action: str, origin: str, reason: str | None, inferred: bool = False) -> None:
         dest = REFERENCE_TABLE[self.status, action]
-        self.history.append((action, self.status, dest, origin, reason))
+        self.history.append((action, self.status, dest, origin, reason, inferred))
         self.status = dest
 
 
 def _rows(records: tuple[TransitionRecord, ...] | list[TransitionRecord]) -> list[tuple[Any, ...]]:
-    return [(r.action.value, r.source.value, r.dest.value, r.origin, r.reason) for r in records]
+    return [
+        (r.action.value, r.source.value, r.dest.value, r.origin, r.reason, r.inferred)
+        for r in records
+    ]
 
 
 reasons = st.none() | st.text(max_size=20)
@@ -200,7 +204,12 @@ class TaskModelMachine(RuleBasedStateMachine):
     @rule(remote=statuses, steps=st.none() | st.integers(0, 10_000))
     def reconcile(self, remote: TaskStatus, steps: int | None) -> None:
         before = self.t.to_dict()
+        if remote.value == "created" and steps:
+            self.refused(before, InvalidTaskData, lambda: self.t.reconcile(remote, steps=steps))
+            return
         path = _model_path(self.model.status, remote.value)
+        if path and steps and self.model.status == "created" and path[0] != "start":
+            path = ["start", *(_model_path("running", remote.value) or [])]  # steps: it ran
         if path is None:
             self.refused(before, ReconcileConflict, lambda: self.t.reconcile(remote, steps=steps))
             return
@@ -211,8 +220,8 @@ class TaskModelMachine(RuleBasedStateMachine):
         else:
             records = self.t.reconcile(remote, steps=steps)
         assert [r.action.value for r in records] == path
-        for action in path:
-            self.model.apply(action, "remote", None)
+        for index, action in enumerate(path, 1):
+            self.model.apply(action, "remote", None, inferred=index < len(path))
         if steps is not None:
             self.model.steps = max(self.model.steps, steps)
 
