@@ -10,11 +10,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +19,7 @@ import attrs
 import httpx
 import pytest
 from browser_use_sdk.lib.webhooks import verify_webhook_event_signature
+from serve_kit import ServeProcess, free_port
 from webhook_receiver import HANG, Delivery, Receiver, receiver, until
 
 from tasklife.webhooks import StatusUpdateEvent, TestEvent, body_digest, verify
@@ -30,50 +28,30 @@ KEY = "e2e-webhook-key-3c9d"
 SECRET = "whsec_SENTINEL_serve_e2e_41b7"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @attrs.define
 class Server:
-    """A ``tasklife serve`` process with a webhook URL, its output in a file."""
+    """``tasklife serve`` with a webhook URL (its secret from ``TASKLIFE_WEBHOOK_SECRET``)."""
 
     db: Path
     log: Path
     url: str
-    port: int = attrs.field(factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    process: ServeProcess | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        assert self.process is not None
+        return self.process.base_url
 
     def start(self, *extra: str) -> None:
-        env = {**os.environ, "TASKLIFE_API_KEY": KEY, "TASKLIFE_WEBHOOK_SECRET": SECRET}
-        command = [sys.executable, "-m", "tasklife", "serve", "--port", str(self.port),
-                   "--db", str(self.db), "--step-seconds", "0", "--webhook-url", self.url,
-                   *extra]  # fmt: skip
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 30
-        pause = threading.Event()
-        while True:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.base_url}/api/v1/ping", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "tasklife serve was not ready in time"
-            pause.wait(0.05)
+        args = ("--db", str(self.db), "--step-seconds", "0", "--webhook-url", self.url, *extra)
+        self.process = ServeProcess(KEY, args, self.log)
+        self.process.start()
 
     def stop(self, how: signal.Signals = signal.SIGINT) -> int:
         assert self.process is not None
-        self.process.send_signal(how)
-        return self.process.wait(timeout=30)
+        assert self.process.process is not None
+        self.process.process.send_signal(how)
+        return self.process.process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -83,12 +61,12 @@ def hooks() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def server(tmp_path: Path, hooks: Receiver) -> Iterator[Server]:
+def server(tmp_path: Path, hooks: Receiver, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    monkeypatch.setenv("TASKLIFE_WEBHOOK_SECRET", SECRET)
     server = Server(tmp_path / "serve.sqlite3", tmp_path / "serve.log", hooks.url)
     yield server
-    if server.process is not None and server.process.poll() is None:
-        server.process.kill()
-        server.process.wait()
+    if server.process is not None:
+        server.process.stop()
 
 
 def events(got: list[Delivery]) -> list[StatusUpdateEvent]:
