@@ -16,7 +16,7 @@ entry point on top of it, and any other host (a worker, a test, another framewor
 the same use cases directly.
 """
 
-from tasklife.service.deliveries import DEFAULT_DELAYS, DeadLetter
+from tasklife.service.deliveries import DEFAULT_DELAYS, DeadLetter, Deliveries
 from tasklife.service.receiver import (
     AsyncRemoteReader,
     AsyncUnknownTask,
@@ -55,6 +55,7 @@ __all__ = [
     "AsyncWebhookReceiver",
     "Attempt",
     "DeadLetter",
+    "Deliveries",
     "Receipt",
     "RemoteReader",
     "ServiceTask",
