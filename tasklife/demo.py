@@ -9,7 +9,7 @@ is sent, and the server, asked anyway, answers 409 with the same message. Finall
 the task's history as the client recorded it and checks the server's status agrees.
 
 The server also sends a webhook for every change of the task (``WebhookSender``) to a local
-receiver (``webhook_router`` over a ``WebhookReceiver`` with a store of its own, served on
+receiver (``webhook_app`` over a ``WebhookReceiver`` with a store of its own, served on
 another loopback port). The history table shows, beside each transition, the event the
 receiver verified and what it did with it; the demo checks the receiver's copy of the task
 agrees with the server too.
@@ -28,11 +28,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from fastapi import FastAPI
-
 from tasklife.errors import InvalidTransition
 from tasklife.lifecycle import Action
-from tasklife.server import DEFAULT_WEBHOOK_PATH, BackgroundServer, create_app, webhook_router
+from tasklife.server import DEFAULT_WEBHOOK_PATH, BackgroundServer, create_app, webhook_app
 from tasklife.service import Receipt, WebhookReceiver, WebhookSender
 from tasklife.store import SQLiteTaskStore
 from tasklife.task import Task, TransitionRecord
@@ -144,9 +142,7 @@ def run_demo(out: TextIO) -> int:
         store = on_exit.enter_context(SQLiteTaskStore(Path(folder) / "demo.sqlite3"))
         mirror = on_exit.enter_context(SQLiteTaskStore(Path(folder) / "receiver.sqlite3"))
         inbox = _Inbox(mirror, secret)
-        receiving = FastAPI()
-        receiving.include_router(webhook_router(inbox))
-        receiver = on_exit.enter_context(BackgroundServer(receiving, ready_path=None))
+        receiver = on_exit.enter_context(BackgroundServer(webhook_app(inbox), ready_path=None))
         server = on_exit.enter_context(BackgroundServer(create_app(store, key, step_seconds=0)))
         url = f"{receiver.base_url}{DEFAULT_WEBHOOK_PATH}"
         sender = WebhookSender(store, url, secret)

@@ -32,11 +32,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from webhook_proxy import ChaosProxy
 
 from tasklife import Observation, ObservationOutcome, Task, TaskStatus
-from tasklife.server import DEFAULT_WEBHOOK_PATH, BackgroundServer, webhook_router
+from tasklife.server import DEFAULT_WEBHOOK_PATH, BackgroundServer, webhook_app
 from tasklife.service import WebhookReceiver
 from tasklife.store import Change, SQLiteTaskStore, TaskNotStored, transact
 from tasklife.webhooks import sign, status_update_envelope
@@ -71,14 +70,7 @@ class Backend:
         receiver = WebhookReceiver(
             self.store, SECRET, unknown_task=lambda e: Task(e.task_id, created_at=e.timestamp)
         )
-        app = FastAPI()
-        app.include_router(webhook_router(receiver))
-
-        @app.get("/ready")
-        def ready() -> dict[str, str]:
-            return {}
-
-        self.server = BackgroundServer(app, ready_path="/ready").start()
+        self.server = BackgroundServer(webhook_app(receiver), ready_path=None).start()
         self.url = f"{self.server.base_url}{DEFAULT_WEBHOOK_PATH}"
 
     def feed(self) -> list[Change]:

@@ -26,7 +26,7 @@ from webhooks_support import SECRET
 
 from tasklife import Task, TaskStatus
 from tasklife.lifecycle import Action
-from tasklife.server import DEFAULT_WEBHOOK_PATH, BackgroundServer, webhook_router
+from tasklife.server import DEFAULT_WEBHOOK_PATH, BackgroundServer, webhook_app, webhook_router
 from tasklife.service import AsyncWebhookReceiver, WebhookReceiver
 from tasklife.store import AsyncPostgresTaskStore, PostgresTaskStore, SQLiteTaskStore
 from tasklife.webhooks import sign, status_update_envelope, webhook_test_envelope
@@ -81,8 +81,7 @@ def host(
     if request.param == "sqlite":
         db = tmp_path_factory.mktemp("router") / "tasks.sqlite3"
         store: Any = SQLiteTaskStore(db)
-        app = FastAPI()
-        app.include_router(webhook_router(WebhookReceiver(store, SECRET, max_body_bytes=LIMIT)))
+        app = webhook_app(WebhookReceiver(store, SECRET, max_body_bytes=LIMIT))
     else:
         dsn = request.getfixturevalue("postgres_server")
         schema = f"r_{uuid.uuid4().hex[:12]}"
