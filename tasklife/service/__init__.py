@@ -8,12 +8,27 @@ service's own row (``tasklife.service.tables``) commit together, retried from a 
 another writer got there first. ``Ticker`` drives the simulated execution. ``WebhookSender``
 delivers the store's change feed as signed Browser Use webhooks, at least once
 (``tasklife.service.sender``), from a queue kept in the store's database
-(``tasklife.service.deliveries``). Nothing here imports FastAPI, Starlette, pydantic or uvicorn:
-``tasklife.server`` is the HTTP entry point on top of it, and any other host (a worker, a test,
-another framework) can call the same use cases directly.
+(``tasklife.service.deliveries``). ``WebhookReceiver`` / ``AsyncWebhookReceiver`` apply
+verified webhook deliveries to the tasks of any ``tasklife.store`` store
+(``tasklife.service.receiver``; ``tasklife.server.webhook_router`` is their HTTP face).
+Nothing here imports FastAPI, Starlette, pydantic or uvicorn: ``tasklife.server`` is the HTTP
+entry point on top of it, and any other host (a worker, a test, another framework) can call
+the same use cases directly.
 """
 
-from tasklife.service.deliveries import DEFAULT_DELAYS, DeadLetter
+from tasklife.service.deliveries import DEFAULT_DELAYS, DeadLetter, Deliveries
+from tasklife.service.receiver import (
+    AsyncRemoteReader,
+    AsyncUnknownTask,
+    AsyncWebhookReceiver,
+    Receipt,
+    RemoteReader,
+    UnknownTask,
+    WebhookReceiver,
+    async_attach_from,
+    attach_from,
+    ignore_unknown,
+)
 from tasklife.service.sender import (
     DEFAULT_TIMEOUT,
     MAX_ANSWER_BYTES,
@@ -35,14 +50,25 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_ANSWER_BYTES",
     "SERVICE",
+    "AsyncRemoteReader",
+    "AsyncUnknownTask",
+    "AsyncWebhookReceiver",
     "Attempt",
     "DeadLetter",
+    "Deliveries",
+    "Receipt",
+    "RemoteReader",
     "ServiceTask",
     "Tables",
     "TaskService",
     "Ticker",
+    "UnknownTask",
+    "WebhookReceiver",
     "WebhookSender",
+    "async_attach_from",
+    "attach_from",
     "check_text",
     "checked_secret",
+    "ignore_unknown",
     "new_task_id",
 ]

@@ -12,14 +12,8 @@ Default: 2 kill/restart cycles. ``--run-slow``: 20 more.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +21,7 @@ from pathlib import Path
 import attrs
 import httpx
 import pytest
+from serve_kit import ServeProcess
 
 KEY = "crash-test-key-1e7a"
 CLIENTS = 8
@@ -34,58 +29,18 @@ TASKS = 12
 ACKED_BEFORE_KILL = 200
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-@attrs.define
-class Server:
-    """A ``tasklife serve`` process on a SQLite file."""
-
-    db: Path
-    log: Path
-    port: int = attrs.field(factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+class Server(ServeProcess):
+    """A ``tasklife serve`` process on a SQLite file, in manual mode."""
 
     @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {**os.environ, "TASKLIFE_API_KEY": KEY}
-        command = [sys.executable, "-m", "tasklife", "serve", "--port", str(self.port),
-                   "--db", str(self.db), "--step-seconds", "0"]  # fmt: skip
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 30
-        pause = threading.Event()
-        while True:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.base_url}/api/v1/ping", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "tasklife serve was not ready in time"
-            pause.wait(0.05)  # the readiness poll's interval
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=15)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=15)
+    def db(self) -> Path:
+        return Path(self.args[1])
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    served = Server(tmp_path / "tasks.sqlite3", tmp_path / "serve.log")
+    db = tmp_path / "tasks.sqlite3"
+    served = Server(KEY, ("--db", str(db), "--step-seconds", "0"), tmp_path / "serve.log")
     served.start()
     yield served
     served.stop()
