@@ -31,10 +31,17 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
+
+try:
+    import httpx
+except ImportError as error:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError(
+        "tasklife's webhook sender needs httpx: pip install 'tasklife[http]'"
+    ) from error
 
 from tasklife.errors import InvalidArgument
 from tasklife.service import deliveries
@@ -54,9 +61,6 @@ from tasklife.store.port import Change
 from tasklife.task import Clock, utc_now
 from tasklife.v1.wire import is_loopback_host
 from tasklife.webhooks import sign, status_update_envelope, webhook_test_envelope
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -230,8 +234,6 @@ class WebhookSender:
         self._store = store
         self.deliveries = Deliveries(store, clock=clock)
         self._sql = self.deliveries.sql
-        import httpx  # noqa: PLC0415 - `import tasklife.service` stays free of httpx
-
         self._client: httpx.Client = httpx.Client(
             timeout=self._timeout,
             follow_redirects=False,
@@ -434,8 +436,6 @@ class WebhookSender:
 
     def _post(self, claimed: Claimed) -> tuple[int | None, str | None]:
         """POST one event signed now: (status code, None) when answered 2xx, else the problem."""
-        import httpx  # noqa: PLC0415 - loaded already (see __init__)
-
         body = claimed.body.encode("utf-8")
         headers = sign(body, self._secret, timestamp=self._clock())
         deadline = time.monotonic() + self._timeout

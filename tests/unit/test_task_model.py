@@ -338,7 +338,8 @@ class TestClockProperty:
     @example(at=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))))
     @example(at=datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-2))))
     def test_any_aware_clock_reading(self, at: datetime) -> None:
-        """Any aware clock reading is recorded in UTC or refused as InvalidTaskData('clock')."""
+        """Any aware clock reading is recorded in UTC (never before created_at) or refused as
+        InvalidTaskData('clock')."""
         task = Task("t", clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
         before = task.to_dict()
         task._clock = lambda: at  # the clock a caller injected
@@ -351,5 +352,5 @@ class TestClockProperty:
             assert task.to_dict() == before
             return
         task.start()
-        assert task.history[-1].at == at
+        assert task.history[-1].at == max(at, task.created_at)  # an earlier reading is clamped
         assert task.history[-1].at.tzinfo is UTC
