@@ -16,6 +16,8 @@ entry point on top of it, and any other host (a worker, a test, another framewor
 the same use cases directly.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from tasklife.service.deliveries import DEFAULT_DELAYS, DeadLetter, Deliveries
 from tasklife.service.receiver import (
     AsyncRemoteReader,
@@ -29,13 +31,6 @@ from tasklife.service.receiver import (
     attach_from,
     ignore_unknown,
 )
-from tasklife.service.sender import (
-    DEFAULT_TIMEOUT,
-    MAX_ANSWER_BYTES,
-    Attempt,
-    WebhookSender,
-    checked_secret,
-)
 from tasklife.service.tables import SERVICE, Tables
 from tasklife.service.tasks import (
     ServiceTask,
@@ -44,6 +39,15 @@ from tasklife.service.tasks import (
     new_task_id,
 )
 from tasklife.service.ticker import Ticker
+
+if TYPE_CHECKING:
+    from tasklife.service.sender import (
+        DEFAULT_TIMEOUT,
+        MAX_ANSWER_BYTES,
+        Attempt,
+        WebhookSender,
+        checked_secret,
+    )
 
 __all__ = [
     "DEFAULT_DELAYS",
@@ -72,3 +76,16 @@ __all__ = [
     "ignore_unknown",
     "new_task_id",
 ]
+
+_SENDER = frozenset(
+    {"DEFAULT_TIMEOUT", "MAX_ANSWER_BYTES", "Attempt", "WebhookSender", "checked_secret"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the webhook sender on first use: it posts with httpx (the ``http`` extra)."""
+    if name in _SENDER:
+        from tasklife.service import sender  # noqa: PLC0415 - optional dependency
+
+        return getattr(sender, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,7 +35,13 @@ from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
-import httpx
+
+try:
+    import httpx
+except ImportError as error:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError(
+        "tasklife's webhook sender needs httpx: pip install 'tasklife[http]'"
+    ) from error
 
 from tasklife.errors import InvalidArgument
 from tasklife.service import deliveries
@@ -228,7 +234,7 @@ class WebhookSender:
         self._store = store
         self.deliveries = Deliveries(store, clock=clock)
         self._sql = self.deliveries.sql
-        self._client = httpx.Client(
+        self._client: httpx.Client = httpx.Client(
             timeout=self._timeout,
             follow_redirects=False,
             trust_env=False,
