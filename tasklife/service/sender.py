@@ -234,7 +234,7 @@ class WebhookSender:
         self._store = store
         self.deliveries = Deliveries(store, clock=clock)
         self._sql = self.deliveries.sql
-        self._client = httpx.Client(
+        self._client: httpx.Client = httpx.Client(
             timeout=self._timeout,
             follow_redirects=False,
             trust_env=False,

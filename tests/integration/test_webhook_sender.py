@@ -374,6 +374,17 @@ class TestOrderAndClaims:
         assert [s for t, s in got if t == "a"] == ["started", "started", "paused"]
         assert got[0] == ("a", "started")
 
+    def test_a_dead_letter_does_not_block_its_task(
+        self, store: Any, hooks: Receiver, now: Now
+    ) -> None:
+        """Once a task's event is a dead letter, its later events go out."""
+        hooks.script = [500]
+        run_task(store, "a", "start", "pause")
+        sender = new_sender(store, hooks.url, now, delays=())
+        queue(sender, 2)
+        assert [a.outcome for a in drain(sender)] == ["dead", "delivered"]
+        assert statuses(hooks.got()) == [("a", "started"), ("a", "paused")]
+
     def test_a_dead_replicas_claim_is_taken_over(
         self, store: Any, hooks: Receiver, now: Now
     ) -> None:
