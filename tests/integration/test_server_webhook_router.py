@@ -201,7 +201,8 @@ class TestRefusals:
 
 headers_strategy = st.dictionaries(
     st.sampled_from(["X-Browser-Use-Timestamp", "X-Browser-Use-Signature", "Content-Type", "X-A"]),
-    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=70),
+    # printable ASCII; an HTTP client sends no value with surrounding whitespace
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=70).map(str.strip),
     max_size=3,
 )
 
@@ -229,7 +230,7 @@ def deliveries(draw: st.DrawFn) -> tuple[bytes, dict[str, str]]:
 
 
 class TestNeverFiveHundred:
-    @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(delivery=deliveries())
     def test_any_bytes_and_headers_are_200_400_or_401(
         self, host: Host, delivery: tuple[bytes, dict[str, str]]
