@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import domain, reliability, scaling, server, store, transport, webhooks
+from bench import deliveries, domain, reliability, scaling, server, store, transport, webhooks
 from bench.report import Section, load_average, render, splice
 
 AREAS: dict[str, Callable[..., Section]] = {
@@ -26,6 +26,7 @@ AREAS: dict[str, Callable[..., Section]] = {
     "server": server.run,
     "store": store.run,
     "webhooks": webhooks.run,
+    "deliveries": deliveries.run,
 }
 PRINTED: dict[str, Callable[..., Section]] = {"reliability": reliability.run}
 """Areas that print their figures and write nothing; run only when named with ``--only``."""

@@ -1,19 +1,26 @@
-"""The ``tasklife`` command: ``diagram``, ``serve`` and ``demo`` (also ``python -m tasklife``).
+"""The ``tasklife`` command: ``diagram``, ``serve``, ``demo`` and ``webhooks`` (also
+``python -m tasklife``).
 
-``serve`` and ``demo`` import the server (FastAPI, uvicorn, SQLite, httpx) only when they run,
-so ``tasklife diagram`` and ``import tasklife`` never load them.
+``serve``, ``demo`` and ``webhooks`` import the server's parts (FastAPI, uvicorn, SQLite,
+httpx) only when they run, so ``tasklife diagram`` and ``import tasklife`` never load them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from tasklife.diagram import render
 from tasklife.lifecycle import LIFECYCLE
+
+if TYPE_CHECKING:
+    from tasklife.service import Deliveries
 
 __all__ = ["main"]
 
@@ -52,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     diagram.set_defaults(run=_diagram)
     _add_serve(commands)
     _add_demo(commands)
+    _add_webhooks(commands)
     return parser
 
 
@@ -110,6 +118,29 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds per simulated step of a running task; 0 = manual mode, moved only by "
         "the /emulator/v1 endpoints (default: 1.0)",
     )
+    serve.add_argument(
+        "--webhook-url",
+        default=None,
+        help="POST a signed Browser Use webhook to this URL for every status change (https://, "
+        "or http:// to loopback); a `test` event at start",
+    )
+    serve.add_argument(
+        "--webhook-secret",
+        default=None,
+        help="the secret signing the webhooks (default: $TASKLIFE_WEBHOOK_SECRET); never logged",
+    )
+    serve.add_argument(
+        "--webhook-failed-status",
+        choices=("stopped", "failed"),
+        default="stopped",
+        help="the status a failed task is sent with: stopped (the v1 webhooks have no failed; "
+        "the official SDK refuses it) or failed (default: stopped)",
+    )
+    serve.add_argument(
+        "--webhook-allow-http",
+        action="store_true",
+        help="allow a plain http:// webhook URL off this machine (unencrypted)",
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -122,6 +153,114 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "transition and the task's history.",
     )
     demo.set_defaults(run=_demo)
+
+
+def _add_webhooks(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    webhooks = commands.add_parser(
+        "webhooks",
+        help="list and replay the webhook events whose every attempt failed (dead letters)",
+        description="The dead letters of the webhook sender of `tasklife serve --webhook-url`: "
+        "events kept after their last failed attempt, in the server's database.",
+    )
+    actions = webhooks.add_subparsers(required=True, metavar="ACTION")
+    listing = actions.add_parser(
+        "dead-letters", help="list the dead letters, oldest first", description="List the "
+        "dead letters, oldest first: id, task, status, event time, attempts, last error.",
+    )  # fmt: skip
+    replay = actions.add_parser(
+        "replay", help="queue dead letters again", description="Queue dead letters again, "
+        "due at once with fresh attempts; a running `tasklife serve` with a webhook URL sends "
+        "them (signed afresh, same body).",
+    )  # fmt: skip
+    for action in (listing, replay):
+        action.add_argument(
+            "--db", default="tasklife.sqlite3",
+            help="the database `tasklife serve --db` uses: a SQLite file or a PostgreSQL "
+            "connection string (default: ./tasklife.sqlite3)",
+        )  # fmt: skip
+        action.add_argument(
+            "--db-schema", default="tasklife",
+            help="PostgreSQL: the schema holding the tables (default: tasklife)",
+        )  # fmt: skip
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, action="append", dest="ids", help="a dead letter's id")
+    which.add_argument("--all", action="store_true", help="every dead letter")
+    listing.set_defaults(run=_dead_letters)
+    replay.set_defaults(run=_replay)
+
+
+class _Refused(Exception):
+    """Why a command cannot run: one line for stderr."""
+
+
+@contextmanager
+def _deliveries(args: argparse.Namespace) -> Iterator[Deliveries]:
+    """The webhook delivery queue in the database ``--db`` names (closed afterwards)."""
+    try:
+        from tasklife.server.database import (  # noqa: PLC0415 - the server extra
+            DatabaseOptions,
+            describe,
+            is_postgres,
+            open_store,
+        )
+        from tasklife.service import Deliveries  # noqa: PLC0415
+        from tasklife.service.deliveries import DeliveryStore  # noqa: PLC0415
+        from tasklife.store import StoreError  # noqa: PLC0415
+    except ImportError as error:
+        raise _Refused(str(error)) from None
+    db = args.db
+    if not is_postgres(db) and not Path(db).is_file():
+        raise _Refused(f"no database at {db} (pass --db)")
+    try:
+        store = open_store(db, DatabaseOptions(schema=args.db_schema))
+    except (StoreError, ImportError) as error:
+        raise _Refused(f"cannot open {describe(db)}: {error}") from None
+    try:
+        yield Deliveries(cast("DeliveryStore", store))
+    finally:
+        store.close()
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= 10_000:
+        print("tasklife webhooks: --limit must be from 1 to 10000", file=sys.stderr)
+        return 2
+    try:
+        with _deliveries(args) as queue:
+            letters = queue.dead_letters(limit=args.limit)
+    except _Refused as error:
+        print(f"tasklife webhooks: {error}", file=sys.stderr)
+        return 1
+    for letter in letters:
+        if args.json:
+            fields = {
+                "id": letter.id, "task_id": letter.task_id, "status": letter.status,
+                "at": letter.at.isoformat(), "attempts": letter.attempts,
+                "last_error": letter.last_error, "dead_at": letter.dead_at.isoformat(),
+                "body": json.loads(letter.body),
+            }  # fmt: skip
+            print(json.dumps(fields, ensure_ascii=False))
+        else:
+            print(
+                f"{letter.id}\t{letter.task_id or '(test)'}\t{letter.status}\t"
+                f"{letter.at.isoformat()}\t{letter.attempts} attempts\t{letter.last_error}"
+            )
+    if not letters and not args.json:
+        print("no dead letters", file=sys.stderr)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    try:
+        with _deliveries(args) as queue:
+            count = queue.replay(None if args.all else args.ids)
+    except _Refused as error:
+        print(f"tasklife webhooks: {error}", file=sys.stderr)
+        return 1
+    print(f"queued {count} dead letter(s) again")
+    return 0
 
 
 def _version() -> str:
@@ -154,7 +293,7 @@ def _read(path: Path) -> str | None:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from tasklife.server.serve import serve  # noqa: PLC0415 - needs the server extra
+        from tasklife.server.serve import Webhooks, serve  # noqa: PLC0415 - the server extra
     except ImportError as error:
         return _missing_extra("serve", error)
     key = api_key(args.api_key, os.environ)
@@ -174,14 +313,28 @@ def _serve(args: argparse.Namespace) -> int:
         pool_min=args.pool_min, pool_max=args.pool_max, timeout=args.db_timeout,
         schema=args.db_schema,
     )  # fmt: skip
+    webhooks = None
+    if args.webhook_url is not None:
+        secret = args.webhook_secret
+        if secret is None:
+            secret = os.environ.get("TASKLIFE_WEBHOOK_SECRET")
+        if secret is None:
+            print(
+                "tasklife serve: --webhook-url needs a secret: pass --webhook-secret or set "
+                "TASKLIFE_WEBHOOK_SECRET",
+                file=sys.stderr,
+            )
+            return 2
+        webhooks = Webhooks(
+            args.webhook_url, secret, args.webhook_failed_status, args.webhook_allow_http
+        )
+    elif args.webhook_secret is not None:
+        print("tasklife serve: --webhook-secret needs --webhook-url", file=sys.stderr)
+        return 2
     return serve(
-        host=args.host,
-        port=args.port,
-        db=args.db,
-        api_key=key,
-        step_seconds=args.step_seconds,
-        options=options,
-    )
+        host=args.host, port=args.port, db=args.db, api_key=key, step_seconds=args.step_seconds,
+        options=options, webhooks=webhooks,
+    )  # fmt: skip
 
 
 def api_key(given: str | None, environ: Mapping[str, str]) -> str | None:

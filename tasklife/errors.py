@@ -62,6 +62,21 @@ class TaskLifeError(Exception):
     """The root of every error tasklife raises."""
 
 
+def shown(value: object) -> str:
+    """``value`` as an error message may quote it: short, and never a ``RecursionError`` (a
+    deeply nested value) or a ``ValueError`` (an integer too long to print)."""
+    if value is None or type(value) is bool:
+        return repr(value)
+    if type(value) is int:
+        if -(10**18) < value < 10**18:
+            return repr(value)
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, str):
+        text = str.__str__(value)
+        return repr(text) if len(text) <= 64 else f"{text[:60]!r}... ({len(text)} characters)"
+    return f"a {type(value).__name__}"
+
+
 class InvalidTaskData(TaskLifeError, ValueError):
     """Input data that cannot describe a valid task; ``field`` is the path to the bad value."""
 

@@ -215,7 +215,7 @@ class Lifecycle:
             auto_transitions=False,
             ignore_invalid_triggers=False,
             send_event=True,
-            model_attribute="status",
+            model_attribute="_status",
             after_state_change=[_record_transition],
         )
         self._steps = {
@@ -256,7 +256,7 @@ class Lifecycle:
         run as transitions runs them, without a second lookup. ``details`` reach them as the
         event's kwargs.
         """
-        state, event, transition = self._steps[task.status, action]
+        state, event, transition = self._steps[task._status, action]
         event_data = EventData(state, event, self.machine, task, (), details)
         event_data.transition = transition
         return bool(transition.execute(event_data))

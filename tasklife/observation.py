@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 import attrs
 
-from tasklife.errors import InvalidArgument, InvalidTaskData, ReconcileConflict
+from tasklife.errors import InvalidArgument, InvalidTaskData, ReconcileConflict, shown
 from tasklife.lifecycle import LIFECYCLE, Action, TaskStatus
 
 if TYPE_CHECKING:
@@ -59,13 +59,14 @@ def _status(value: TaskStatus | str) -> TaskStatus:
         return TaskStatus(value)
     except ValueError:
         names = ", ".join(TaskStatus)
-        problem = f"{value!r} is not a TaskStatus (one of: {names})"
+        problem = f"{shown(value)} is not a TaskStatus (one of: {names})"
         raise InvalidTaskData("status", problem) from None
 
 
 def _aware(value: object) -> datetime:
     if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise InvalidTaskData("at", f"must be a timezone-aware datetime, not {value!r}")
+        what = repr(value) if isinstance(value, datetime) else shown(value)
+        raise InvalidTaskData("at", f"must be a timezone-aware datetime, not {what}")
     try:
         return value if value.tzinfo is UTC else value.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC equivalent
@@ -160,7 +161,8 @@ def classify(
     step count moves on.
     """
     if not isinstance(cast("object", skew), timedelta) or skew < timedelta(0):
-        raise InvalidArgument("skew", f"must be a non-negative timedelta, not {skew!r}")
+        what = shown(cast("object", skew)) if type(skew) is not timedelta else repr(skew)
+        raise InvalidArgument("skew", f"must be a non-negative timedelta, not {what}")
     seen = observation.status
     at = observation.at
     ref = observation.ref
@@ -176,7 +178,8 @@ def classify(
             reached = when
         latest = max(latest, when)
     if seen is status:
-        more = observation.steps is not None and observation.steps > steps
+        started = bool(history) and history[0].action is Action.START
+        more = observation.steps is not None and observation.steps > steps and started
         return Verdict(ObservationOutcome.APPLIED) if more else _DUPLICATE
     if reached is not None and reached >= at:
         return _DUPLICATE

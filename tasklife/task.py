@@ -26,9 +26,12 @@ from tasklife.errors import (
     StaleTransition,
     TaskNotRunning,
 )
+from tasklife.errors import shown as _shown
+from tasklife.layout import MAX_ID_LENGTH, SCHEMA_VERSION, Origin, RecordDict, TaskDict
 from tasklife.lifecycle import LIFECYCLE, Action, Listener, TaskStatus
 from tasklife.observation import (
     DEFAULT_SKEW,
+    MAX_STEPS,
     Observation,
     ObservationOutcome,
     ObservationResult,
@@ -48,13 +51,6 @@ __all__ = [
     "utc_now",
 ]
 
-SCHEMA_VERSION: Final = 2
-"""The version of the dictionary shape written by ``Task.to_dict``."""
-
-MAX_ID_LENGTH: Final = 256
-
-Origin = Literal["local", "remote"]
-"""Where a transition was decided: by this process (``local``) or observed on the remote."""
 
 Clock = Callable[[], datetime]
 """A source of timezone-aware datetimes; inject one for tests or replay."""
@@ -112,7 +108,7 @@ class TransitionRecord:
     ref: str | None = None
     inferred: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RecordDict:
         """A JSON-safe dict; ``at`` and ``remote_at`` are ISO 8601 strings in UTC."""
         # ``_value_`` is the member's plain str; ``.value`` is a descriptor call costing more.
         remote_at = self.remote_at
@@ -154,37 +150,59 @@ class Task:
     clock's reading; pass the remote's creation time when the task already exists there.
     """
 
-    id: str
-    status: TaskStatus
-    steps: int
-    created_at: datetime
+    _id: str = attrs.field(alias="id")
+    _status: TaskStatus = attrs.field(alias="status")
+    _steps: int = attrs.field(alias="steps")
+    _created_at: datetime = attrs.field(alias="created_at")
     _history: list[TransitionRecord] = attrs.field(alias="history")
     _clock: Clock = attrs.field(eq=False, repr=False)
     _lock: threading.RLock = attrs.field(eq=False, repr=False)
     _listeners: tuple[Listener, ...] = attrs.field(eq=False, repr=False)
+    _queue: list[TransitionRecord] | None = attrs.field(eq=False, repr=False)
 
     def __init__(
         self, id: str, *, clock: Clock = utc_now, created_at: datetime | None = None
     ) -> None:
         check_id(id)
-        self.id = id
-        self.status = TaskStatus.CREATED
-        self.steps = 0
+        self._id = id
+        self._status = TaskStatus.CREATED
+        self._steps = 0
         self._clock = clock
-        self.created_at = (
+        self._created_at = (
             self._now() if created_at is None else _timestamp(created_at, "created_at")
         )
         self._history = []
         self._lock = threading.RLock()
         self._listeners = ()
+        self._queue = None
 
     def __repr__(self) -> str:
         return (
-            f"Task(id={self.id!r}, status={self.status.value!r}, "
-            f"version={len(self._history)}, steps={self.steps})"
+            f"Task(id={self._id!r}, status={self._status.value!r}, "
+            f"version={len(self._history)}, steps={self._steps})"
         )
 
     # reading ---------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The task's id (read-only)."""
+        return self._id
+
+    @property
+    def status(self) -> TaskStatus:
+        """The current status (read-only: only actions, ``reconcile`` and ``observe`` move it)."""
+        return self._status
+
+    @property
+    def steps(self) -> int:
+        """Steps of progress taken (read-only: ``advance``, ``reconcile``, ``observe``)."""
+        return self._steps
+
+    @property
+    def created_at(self) -> datetime:
+        """When the task was created, in UTC (read-only)."""
+        return self._created_at
 
     @property
     def version(self) -> int:
@@ -280,21 +298,41 @@ class Task:
         origin: Origin = "local",
         reason: str | None = None,
     ) -> TransitionRecord:
-        """Apply a transition from ``prepare``; raises ``StaleTransition`` if the task moved on."""
-        if prepared.task_id != self.id:
-            raise InvalidTaskData("prepared.task_id", f"belongs to task {prepared.task_id!r}")
+        """Apply a transition from ``prepare``; raises ``StaleTransition`` if the task moved on.
+
+        ``prepared`` may also be built by hand (say, from JSON): it is checked against the
+        table first (an ``Action``, the table's source and dest, this task's id and, at its
+        version, this task's status), and anything else raises ``InvalidTaskData`` naming the
+        field, changing nothing.
+        """
+        _check_prepared(prepared, self._id)
         with self._lock:
-            return self._fire(prepared.action, prepared.source, prepared.version, origin, reason)
+            version = prepared.version
+            if version > len(self._history):
+                raise InvalidTaskData(
+                    "prepared.version",
+                    f"must be at most {len(self._history)} (the task's version), "
+                    f"not {_shown(version)}",
+                )
+            if version == len(self._history) and prepared.source is not self._status:
+                raise InvalidTaskData(
+                    "prepared.source",
+                    f"must be {self._status} (the task's status at version {version}), "
+                    f"not {prepared.source}",
+                )
+            return self._fire(prepared.action, prepared.source, version, origin, reason)
 
     def advance(self, by: int = 1) -> int:
         """Count ``by`` more steps of progress; only a running task makes progress."""
         if type(by) is not int or by < 1:
-            raise InvalidTaskData("by", f"must be a positive integer, not {by!r}")
+            raise InvalidTaskData("by", f"must be a positive integer, not {_shown(by)}")
         with self._lock:
-            if self.status is not TaskStatus.RUNNING:
-                raise TaskNotRunning(self.id, self.status)
-            self.steps += by
-            return self.steps
+            if self._status is not TaskStatus.RUNNING:
+                raise TaskNotRunning(self._id, self._status)
+            if self._steps + by > MAX_STEPS:
+                raise InvalidTaskData("by", f"would take steps beyond {MAX_STEPS}")
+            self._steps += by
+            return self._steps
 
     def reconcile(
         self, remote: TaskStatus, *, steps: int | None = None
@@ -315,8 +353,8 @@ class Task:
             path = LIFECYCLE.path(self.status, remote, ran=bool(steps))
             if path is None:
                 raise ReconcileConflict(self.id, self.status, remote)
-            if steps is not None and steps > self.steps:
-                self.steps = steps
+            if steps is not None and steps > self._steps and self._will_have_run(path):
+                self._steps = steps
             return self._walk(path)
 
     def observe(
@@ -362,8 +400,9 @@ class Task:
             )  # fmt: skip
             if verdict.outcome is not ObservationOutcome.APPLIED:
                 return ObservationResult(verdict.outcome, conflict=verdict.conflict)
-            if observation.steps is not None and observation.steps > self.steps:
-                self.steps = observation.steps
+            steps = observation.steps
+            if steps is not None and steps > self._steps and self._will_have_run(verdict.path):
+                self._steps = steps
             records = self._walk(verdict.path, observation.at, observation.ref)
             return ObservationResult(ObservationOutcome.APPLIED, records)
 
@@ -414,6 +453,11 @@ class Task:
             task_id, current, steps=steps, created_at=task.created_at, history=history,
             clock=clock,
         )  # fmt: skip
+
+    def _will_have_run(self, path: tuple[Action, ...]) -> bool:
+        """True if the task has started, or ``path`` starts it: only then may it hold steps."""
+        history = self._history
+        return Action.START in path or (bool(history) and history[0].action is Action.START)
 
     def _walk(
         self,
@@ -468,10 +512,14 @@ class Task:
 
     # serialization ---------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict that ``Task.from_dict`` turns back into an equal task."""
+    def to_dict(self) -> TaskDict:
+        """A JSON-safe dict that ``Task.from_dict`` turns back into an equal task.
+
+        Its layout is ``tasklife.layout.TaskDict`` (JSON Schema: ``tasklife/task.schema.json``).
+        """
         with self._lock:
-            return {**self.head(), "history": [r.to_dict() for r in self._history]}
+            whole = {**self.head(), "history": [r.to_dict() for r in self._history]}
+            return cast("TaskDict", whole)
 
     def head(self) -> dict[str, Any]:
         """``to_dict()`` without ``history``: what a store keeps beside the records (it reads
@@ -479,11 +527,11 @@ class Task:
         with self._lock:
             return {
                 "schema_version": SCHEMA_VERSION,
-                "id": self.id,
-                "status": self.status._value_,
+                "id": self._id,
+                "status": self._status._value_,
                 "version": len(self._history),
-                "steps": self.steps,
-                "created_at": self.created_at.isoformat(),
+                "steps": self._steps,
+                "created_at": self._created_at.isoformat(),
             }
 
     @classmethod
@@ -509,13 +557,14 @@ class Task:
         task_id = check_id(_field(data, "id", str, ""))
         status = _enum(TaskStatus, _STATUSES, _field(data, "status", str, ""), "status")
         version = _field(data, "version", int, "")
-        steps = _field(data, "steps", int, "")
-        if steps < 0:
-            raise InvalidTaskData("steps", "must not be negative")
-        created_at = _timestamp(_field(data, "created_at", str, ""), "created_at")
+        steps = check_steps(_field(data, "steps", int, ""))
+        created_at = _stamp(data, "created_at", "")
         raw_history = _field(data, "history", list, "")
         history = [_record(raw, i) for i, raw in enumerate(raw_history)]
-        _check_chain(history, status, version)
+        _check_chain(history, status, version, created_at)
+        if steps and not any(record.action is Action.START for record in history):
+            raise InvalidTaskData("steps", "must be 0: the history holds no start (steps > 0 "
+                                  "mean the task ran)")  # fmt: skip
         return cls._assemble(
             task_id, status, steps=steps, created_at=created_at, history=history, clock=clock
         )
@@ -533,14 +582,15 @@ class Task:
     ) -> Self:
         """A task from parts that were already validated (by ``from_dict``)."""
         task = cls.__new__(cls)
-        task.id = task_id
-        task.status = status
-        task.steps = steps
-        task.created_at = created_at
+        task._id = task_id
+        task._status = status
+        task._steps = steps
+        task._created_at = created_at
         task._history = history
         task._clock = clock
         task._lock = threading.RLock()
         task._listeners = ()
+        task._queue = None
         return task
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -592,10 +642,14 @@ class Task:
             raise InvalidTaskData(
                 "reason", f"must be a string or None, not {type(reason).__name__}"
             )
-        details = {"action": action, "source": source, "version": version, "at": self._now(),
+        at = self._now()
+        history = self._history
+        floor = history[-1].at if history else self._created_at
+        at = max(at, floor)  # a clock that went back: records stay in time order
+        details = {"action": action, "source": source, "version": version, "at": at,
                    "origin": origin, "reason": reason, "remote_at": remote_at, "ref": ref,
                    "inferred": inferred}  # fmt: skip
-        if self.status is not source or not LIFECYCLE.fire(self, action, details):
+        if self._status is not source or not LIFECYCLE.fire(self, action, details):
             raise StaleTransition(self.id, version, len(self._history))
         record = self._history[-1]
         if LIFECYCLE.listeners or self._listeners:
@@ -608,7 +662,7 @@ class Task:
             len(self._history) + 1,
             details["action"],
             details["source"],
-            self.status,
+            self._status,
             details["at"],
             details["origin"],
             details["reason"],
@@ -622,12 +676,30 @@ class Task:
             self._history = [record]
 
     def _notify(self, record: TransitionRecord) -> None:
+        """Hand ``record`` to every listener, in commit order (lock held).
+
+        A listener that acts on the task again commits a record while this loop runs: that
+        record is queued and delivered after the current one has reached every listener, so
+        each listener sees seq 1 before seq 2. Errors raised for queued records are raised
+        by the outermost call, with its ``record``.
+        """
+        if self._queue is not None:  # re-entered from a listener: deliver it after the others
+            self._queue.append(record)
+            return
+        self._queue = queue = [record]
         errors: list[Exception] = []
-        for listener in LIFECYCLE.listeners + self._listeners:
-            try:
-                listener(self, record)
-            except Exception as error:  # every listener must still run
-                errors.append(error)
+        try:
+            index = 0
+            while index < len(queue):
+                current = queue[index]
+                index += 1
+                for listener in LIFECYCLE.listeners + self._listeners:
+                    try:
+                        listener(self, current)
+                    except Exception as error:  # every listener must still run
+                        errors.append(error)
+        finally:
+            self._queue = None
         if errors:
             raise ListenerError(record, errors)
 
@@ -667,7 +739,7 @@ def _load_plain(cls: type[TaskT], data: dict[str, Any], clock: Clock) -> TaskT |
             and type(status) is str
             and type(version) is int
             and type(steps) is int
-            and steps >= 0
+            and 0 <= steps <= MAX_STEPS
             and type(created) is str
             and type(raw_history) is list
             and version == len(raw_history)
@@ -678,6 +750,7 @@ def _load_plain(cls: type[TaskT], data: dict[str, Any], clock: Clock) -> TaskT |
             return None
         history: list[TransitionRecord] = []
         current = LIFECYCLE.initial
+        floor = created_at
         for seq, raw in enumerate(raw_history, 1):
             if type(raw) is not dict:
                 return None
@@ -703,8 +776,9 @@ def _load_plain(cls: type[TaskT], data: dict[str, Any], clock: Clock) -> TaskT |
             ):
                 return None
             stamp = datetime.fromisoformat(at)
-            if stamp.tzinfo is not UTC:
+            if stamp.tzinfo is not UTC or stamp < floor:
                 return None
+            floor = stamp
             if remote_at is not None:
                 remote_at = datetime.fromisoformat(remote_at)
                 if remote_at.tzinfo is not UTC:
@@ -717,6 +791,8 @@ def _load_plain(cls: type[TaskT], data: dict[str, Any], clock: Clock) -> TaskT |
             current = link[1]
         if _STATUSES.get(status) is not current:
             return None
+        if steps and (not history or history[0].action is not Action.START):
+            return None
     except (KeyError, TypeError, ValueError):  # InvalidTaskData is a ValueError
         return None
     return cls._assemble(
@@ -725,17 +801,43 @@ def _load_plain(cls: type[TaskT], data: dict[str, Any], clock: Clock) -> TaskT |
 
 
 def _v1_to_v2(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Layout 1 to 2: records gain ``remote_at`` and ``ref`` (None) and ``inferred`` (False)."""
+    """Layout 1 to 2: records gain ``remote_at`` and ``ref`` (None) and ``inferred`` (False).
+
+    Two rules layout 2 adds are made true of what layout 1 allowed: a record dated before
+    the one before it (or before ``created_at``: a clock that went back) takes that earlier
+    time, and a task that holds steps but never started (the old ``reconcile`` could write
+    one) holds 0 steps. Anything else wrong is left for ``from_dict`` to name.
+    """
     upgraded = {**data, "schema_version": 2}
     history = data.get("history")
     if type(history) is list:
-        upgraded["history"] = [
+        records = [
             {**raw, "remote_at": None, "ref": None, "inferred": False}
             if isinstance(raw, Mapping)
             else raw
             for raw in history
         ]
+        floor = _instant(data.get("created_at"))
+        for raw in records:
+            at = _instant(raw.get("at")) if isinstance(raw, dict) else None
+            if at is not None and floor is not None and at < floor:
+                raw["at"] = floor.isoformat()
+            elif at is not None:
+                floor = at
+        upgraded["history"] = records
+        started = any(isinstance(r, dict) and r.get("action") == "start" for r in records)
+        steps = data.get("steps")
+        if not started and type(steps) is int and steps > 0:
+            upgraded["steps"] = 0
     return upgraded
+
+
+def _instant(value: object) -> datetime | None:
+    """``value`` as an aware UTC datetime, or None when it is not a valid timestamp."""
+    try:
+        return _timestamp(value, "")
+    except InvalidTaskData:
+        return None
 
 
 UPGRADES: Final[Mapping[int, Callable[[Mapping[str, Any]], dict[str, Any]]]] = {1: _v1_to_v2}
@@ -751,6 +853,37 @@ def _upgrade(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return data
 
 
+def _check_prepared(prepared: object, task_id: str) -> None:
+    """Raise ``InvalidTaskData`` unless ``prepared`` is a transition of the table for the task."""
+    if not isinstance(prepared, PreparedTransition):
+        raise InvalidTaskData(
+            "prepared", f"must be a PreparedTransition, not {type(prepared).__name__}"
+        )
+    if prepared.task_id != task_id:
+        raise InvalidTaskData("prepared.task_id", f"belongs to task {_shown(prepared.task_id)}")
+    action, source, dest, version = (
+        prepared.action,
+        prepared.source,
+        prepared.dest,
+        prepared.version,
+    )
+    for name, value, kind in (("action", action, Action), ("source", source, TaskStatus),
+                              ("dest", dest, TaskStatus)):  # fmt: skip
+        if type(value) is not kind:
+            raise InvalidTaskData(
+                f"prepared.{name}", f"must be a {kind.__name__}, not {type(value).__name__}"
+            )
+    if type(version) is not int or version < 0:
+        raise InvalidTaskData("prepared.version", f"must be an integer >= 0, not {_shown(version)}")
+    target = LIFECYCLE.target(source, action)
+    if target is None:
+        raise InvalidTaskData("prepared", f"{action} from {source} is not in the table")
+    if target is not dest:
+        raise InvalidTaskData(
+            "prepared.dest", f"must be {target} (where {action} leads from {source}), not {dest}"
+        )
+
+
 def _restore(cls: type[Task], data: Mapping[str, Any]) -> Task:
     return cls.from_dict(data)
 
@@ -761,7 +894,7 @@ def _enum(kind: type[E], members: Mapping[str, E], value: object, field: str) ->
     member = members.get(value) if isinstance(value, str) else None
     if member is None:
         names = ", ".join(members)
-        raise InvalidTaskData(field, f"{value!r} is not a {kind.__name__} (one of: {names})")
+        raise InvalidTaskData(field, f"{_shown(value)} is not a {kind.__name__} (one of: {names})")
     return member
 
 
@@ -777,22 +910,33 @@ def _field(data: Mapping[str, Any], key: str, kind: type[T], path: str) -> T:
     return value
 
 
-def _timestamp(value: str | datetime, field: str) -> datetime:
+def _stamp(data: Mapping[str, Any], key: str, path: str) -> datetime:
+    """The timestamp at ``data[key]``: an ISO 8601 string or an aware ``datetime``, in UTC."""
+    try:
+        value = data[key]
+    except KeyError:
+        raise InvalidTaskData(f"{path}{key}", "is missing") from None
+    return _timestamp(value, f"{path}{key}")
+
+
+def _timestamp(value: object, field: str) -> datetime:
     if isinstance(value, datetime):
         at = value
     elif isinstance(value, str):
         try:
             at = datetime.fromisoformat(value)
         except ValueError:
-            raise InvalidTaskData(field, f"{value!r} is not an ISO 8601 timestamp") from None
+            raise InvalidTaskData(field, f"{_shown(value)} is not an ISO 8601 timestamp") from None
     else:
         raise InvalidTaskData(field, f"must be a datetime or a string, not {type(value).__name__}")
     if at.utcoffset() is None:
-        raise InvalidTaskData(field, f"{value!r} has no UTC offset")
+        raise InvalidTaskData(field, f"{_shown(value)} has no UTC offset")
     try:
         return at if at.tzinfo is UTC else at.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC equivalent
-        raise InvalidTaskData(field, f"{value!r} is outside the range of UTC datetimes") from None
+        raise InvalidTaskData(
+            field, f"{_shown(value)} is outside the range of UTC datetimes"
+        ) from None
 
 
 def _record(raw: object, index: int) -> TransitionRecord:
@@ -801,17 +945,15 @@ def _record(raw: object, index: int) -> TransitionRecord:
         raise InvalidTaskData(path[:-1], f"must be a mapping, not {type(raw).__name__}")
     origin = _field(raw, "origin", str, path)
     if origin not in _ORIGINS:
-        raise InvalidTaskData(f"{path}origin", f"must be 'local' or 'remote', not {origin!r}")
+        raise InvalidTaskData(f"{path}origin", f"must be 'local' or 'remote', not {_shown(origin)}")
     reason = raw.get("reason")
     if reason is not None and not isinstance(reason, str):
-        raise InvalidTaskData(f"{path}reason", f"must be a string or null, not {reason!r}")
-    remote_at = raw.get("remote_at")
-    if remote_at is not None:
-        remote_at = _timestamp(_field(raw, "remote_at", str, path), f"{path}remote_at")
+        raise InvalidTaskData(f"{path}reason", f"must be a string or null, not {_shown(reason)}")
+    remote_at = None if raw.get("remote_at") is None else _stamp(raw, "remote_at", path)
     ref = check_ref(raw.get("ref"), f"{path}ref")
     inferred = raw.get("inferred", False)
     if type(inferred) is not bool:
-        raise InvalidTaskData(f"{path}inferred", f"must be true or false, not {inferred!r}")
+        raise InvalidTaskData(f"{path}inferred", f"must be true or false, not {_shown(inferred)}")
     if inferred and origin != "remote":
         raise InvalidTaskData(f"{path}inferred", "only a record of origin 'remote' is inferred")
     return TransitionRecord(
@@ -819,7 +961,7 @@ def _record(raw: object, index: int) -> TransitionRecord:
         _enum(Action, _ACTIONS, _field(raw, "action", str, path), f"{path}action"),
         _enum(TaskStatus, _STATUSES, _field(raw, "source", str, path), f"{path}source"),
         _enum(TaskStatus, _STATUSES, _field(raw, "dest", str, path), f"{path}dest"),
-        _timestamp(_field(raw, "at", str, path), f"{path}at"),
+        _stamp(raw, "at", path),
         cast("Origin", origin),
         reason,
         remote_at,
@@ -828,12 +970,18 @@ def _record(raw: object, index: int) -> TransitionRecord:
     )
 
 
-def _check_chain(history: list[TransitionRecord], status: TaskStatus, version: int) -> None:
+def _check_chain(
+    history: list[TransitionRecord], status: TaskStatus, version: int, created_at: datetime
+) -> None:
     current = LIFECYCLE.initial
+    floor, after = created_at, "created_at"
     for index, record in enumerate(history):
         path = f"history[{index}]"
         if record.seq != index + 1:
-            raise InvalidTaskData(f"{path}.seq", f"must be {index + 1}, not {record.seq}")
+            raise InvalidTaskData(f"{path}.seq", f"must be {index + 1}, not {_shown(record.seq)}")
+        if record.at < floor:
+            raise InvalidTaskData(f"{path}.at", f"must not be earlier than {after}")
+        floor, after = record.at, f"history[{index}].at"
         if record.source is not current:
             raise InvalidTaskData(
                 f"{path}.source", f"must be {current.value} (the previous record's dest)"

@@ -23,7 +23,7 @@ REDIRECT = "redirect"
 BIG = "big"
 """Answer 200 with a 64 MiB body (``answer_finished`` tells whether it was all sent)."""
 HANG = "hang"
-"""Send no answer until ``release`` is set (or 60 s pass)."""
+"""Send no answer until ``release`` is set (or 60 s pass), then 200."""
 BIG_BYTES = 64 * 1024 * 1024
 
 
@@ -38,11 +38,12 @@ class Delivery:
 
 @attrs.define
 class Receiver:
-    """The receiver's state: what it got, what it will answer next (then 200 for ever)."""
+    """The receiver's state: what it got, what it will answer next (then ``default``)."""
 
     url: str
     deliveries: list[Delivery] = attrs.Factory(list)
     script: list[int | str] = attrs.Factory(list)
+    default: int | str = 200
     answer_finished: bool | None = None
     release: threading.Event = attrs.Factory(threading.Event)
     lock: threading.Lock = attrs.Factory(threading.Lock)
@@ -73,7 +74,7 @@ def _handler(state: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with state.lock:
-                answer = state.script.pop(0) if state.script else 200
+                answer = state.script.pop(0) if state.script else state.default
             if answer == HANG:
                 state.release.wait(60)
             with state.arrived:
@@ -83,8 +84,8 @@ def _handler(state: Receiver) -> type[BaseHTTPRequestHandler]:
                 self._answer(302, b"", {"Location": "/moved"})
             elif answer == BIG:
                 self._big()
-            elif isinstance(answer, int):
-                self._answer(answer, b"ok")
+            else:
+                self._answer(200 if answer == HANG else int(answer), b"ok")
 
         def _answer(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(code)

@@ -2,10 +2,11 @@
 
 Needs the ``server`` extra (FastAPI and uvicorn). ``create_app(store, api_keys)`` returns a
 FastAPI app another service can mount (``store``: a ``SQLiteTaskStore`` or a
-``PostgresTaskStore``); ``tasklife serve`` runs it with uvicorn, and
-``tasklife demo`` runs it in-process. The app is a thin shell over the service layer,
-``tasklife.service`` (``TaskService``, ``Ticker``), which imports no web framework; those names
-are re-exported here.
+``PostgresTaskStore``); ``tasklife serve`` runs it with uvicorn, and ``tasklife demo`` runs it
+in-process. ``webhook_router(receiver)`` is a router any FastAPI app can mount to receive
+Browser Use webhooks (see ``tasklife.server.receiving``). The app is a thin shell over the
+service layer, ``tasklife.service`` (``TaskService``, ``Ticker``), which imports no web
+framework; those names are re-exported here.
 """
 
 try:
@@ -20,11 +21,18 @@ except ImportError as error:
     ) from error
 
 from tasklife.server.app import RunTaskRequest, create_app, key_fingerprint
+from tasklife.server.receiving import (
+    DEFAULT_WEBHOOK_PATH,
+    receipt_json,
+    webhook_app,
+    webhook_router,
+)
 from tasklife.server.runner import BackgroundServer, ServerNotReady
 from tasklife.service import TaskService, Ticker
 from tasklife.v1 import TaskNotFound
 
 __all__ = [
+    "DEFAULT_WEBHOOK_PATH",
     "BackgroundServer",
     "RunTaskRequest",
     "ServerNotReady",
@@ -33,4 +41,7 @@ __all__ = [
     "Ticker",
     "create_app",
     "key_fingerprint",
+    "receipt_json",
+    "webhook_app",
+    "webhook_router",
 ]

@@ -19,8 +19,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal, cast
 
+import attrs
 import uvicorn
 
 from tasklife.errors import InvalidArgument
@@ -28,10 +29,13 @@ from tasklife.server.app import create_app
 from tasklife.server.database import DatabaseOptions, describe, is_postgres, open_store
 from tasklife.server.logs import FloodGate, log_to_stderr
 from tasklife.server.middleware import checked_keys
+from tasklife.service import WebhookSender
+from tasklife.service.deliveries import DeliveryStore
+from tasklife.service.sender import service_metadata
 from tasklife.service.tables import SQLStore
 from tasklife.store import StoreError
 
-__all__ = ["SHUTDOWN_SECONDS", "serve"]
+__all__ = ["SHUTDOWN_SECONDS", "Webhooks", "serve"]
 
 SHUTDOWN_SECONDS: Final = 10
 """How long a shutdown waits for the requests in flight before it closes their connections."""
@@ -47,6 +51,17 @@ class _CannotStart(Exception):
         self.status = status
 
 
+@attrs.frozen
+class Webhooks:
+    """Where ``serve`` sends its webhooks: the URL, the secret (never shown), how a failed
+    task is sent, and whether plain ``http://`` may leave this machine."""
+
+    url: str
+    secret: str = attrs.field(repr=False)
+    failed_as: Literal["stopped", "failed"] = "stopped"
+    allow_http: bool = False
+
+
 def serve(
     *,
     host: str,
@@ -55,19 +70,28 @@ def serve(
     api_key: str,
     step_seconds: float,
     options: DatabaseOptions | None = None,
+    webhooks: Webhooks | None = None,
 ) -> int:
     """Serve until Ctrl-C or SIGTERM; returns the process's exit status.
 
     ``db`` is a SQLite path or a PostgreSQL connection string (``tasklife.server.database``).
-    0 after a clean shutdown; 2 for a key no client could send, options out of range or a
-    missing ``postgres`` extra; 1 when the database cannot be opened or the address cannot be
-    bound. Logs go to stderr: uvicorn's start-up lines and
-    one line per request (method, path, status, milliseconds), never a header, so never the
-    key; floods of the same warning are folded (``tasklife.server.logs.FloodGate``).
+    0 after a clean shutdown; 2 for a key no client could send, options out of range, a
+    missing ``postgres`` extra, or a webhook URL or secret that cannot be used; 1 when the
+    database cannot be opened or the address cannot be bound. Logs go to stderr: uvicorn's
+    start-up lines and one line per request (method, path, status, milliseconds), never a
+    header, so never the key; floods of the same warning are folded
+    (``tasklife.server.logs.FloodGate``).
+
+    With ``webhooks``, a ``WebhookSender`` in threads of its own (never on a request's path)
+    sends a ``test`` event, then the event of every change of the store's change feed; it is
+    stopped before the store is closed. Its delivery queue is in the same database, so a
+    restarted server delivers what a killed one had not, and of several replicas on one
+    database each event is sent by one.
     """
     gate = FloodGate()
     listener = log_to_stderr(gate)
     store: SQLStore | None = None
+    sender: WebhookSender | None = None
     why: str | None = None
     try:
         with _sigterm_interrupts():
@@ -83,6 +107,11 @@ def serve(
                 ) from None
             mode = f"one step every {step_seconds}s" if step_seconds else "manual steps"
             log.info("tasks in %s; simulated execution: %s", describe(db), mode)
+            if webhooks is not None:
+                sender = _sender(store, webhooks)
+                sender.send_test()
+                sender.start()
+                log.info("webhooks: %r, failed tasks sent as %r", sender, webhooks.failed_as)
             server = uvicorn.Server(
                 uvicorn.Config(
                     app,
@@ -103,6 +132,8 @@ def serve(
     except SystemExit:  # uvicorn exits this way when it cannot start, after logging why
         status = 1
     finally:
+        if sender is not None:
+            sender.close()
         if store is not None:
             store.close()
         gate.flush(log)
@@ -110,6 +141,18 @@ def serve(
     if why is not None:  # last, after the log lines that led to it
         print(why, file=sys.stderr)
     return status
+
+
+def _sender(store: SQLStore, webhooks: Webhooks) -> WebhookSender:
+    """The store's webhook sender, or ``_CannotStart`` naming what cannot be used (not how)."""
+    try:
+        return WebhookSender(
+            cast("DeliveryStore", store),  # open_store's stores have watch() too
+            webhooks.url, webhooks.secret, failed_as=webhooks.failed_as,
+            allow_http=webhooks.allow_http, metadata=service_metadata(store.sql),
+        )  # fmt: skip
+    except InvalidArgument as error:
+        raise _CannotStart(f"webhook {error.argument}: {error.problem}", 2) from None
 
 
 def _keys(api_key: str) -> tuple[str, ...]:

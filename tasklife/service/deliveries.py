@@ -13,28 +13,32 @@ a task can be claimed, so a task's events go out in feed order, one at a time. O
 the claim's select is ``FOR UPDATE SKIP LOCKED`` (concurrent claimers skip each other's rows);
 on SQLite the store's transaction holds the write lock, so claims are serialised.
 
-The flows are ``tasklife.store.plan`` flows (sans-I/O generators) over a ``Sql`` of their own,
-run by ``SQLTransaction.run_flow`` inside the store's transactions; the table has numbered
-migrations of its own, applied by ``tasklife.store.plan.migrate``.
+The flows are ``tasklife.store.plan`` flows (sans-I/O generators), run by
+``SQLTransaction.run_flow`` inside the store's transactions; the table and its numbered
+migrations are declared with ``tasklife.service.tables.Tables`` (component ``webhook``).
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 import attrs
 
 from tasklife.errors import InvalidArgument
+from tasklife.service.tables import SQLStore, Tables
 from tasklife.store import plan
 from tasklife.store.plan import Flow, Sql, Statement
+from tasklife.task import Clock, utc_now
 
 __all__ = [
     "DEFAULT_DELAYS",
+    "WEBHOOK",
     "Claimed",
     "DeadLetter",
+    "Deliveries",
+    "DeliveryStore",
     "Event",
     "Idle",
     "claim",
@@ -46,6 +50,7 @@ __all__ = [
     "next_due",
     "pending",
     "replay",
+    "settle",
 ]
 
 DEFAULT_DELAYS: Final = (1.0, 2.0, 4.0, 8.0, 16.0)
@@ -53,64 +58,75 @@ DEFAULT_DELAYS: Final = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 _SQLITE: Final = (
     (
-        "CREATE TABLE {deliveries} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "CREATE TABLE {webhook_deliveries} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
         "task_id TEXT NOT NULL, status TEXT NOT NULL, event_at TEXT NOT NULL, "
         "body TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, "
         "due_at TEXT NOT NULL, lease_until TEXT, claim INTEGER NOT NULL, last_error TEXT, "
         "created_at TEXT NOT NULL, dead_at TEXT)",
-        "CREATE INDEX {deliveries_due} ON {deliveries} (state, due_at)",
-        "CREATE INDEX {deliveries_task} ON {deliveries} (task_id, state, id)",
+        "CREATE INDEX {webhook_deliveries_due} ON {webhook_deliveries} (state, due_at)",
+        "CREATE INDEX {webhook_deliveries_task} ON {webhook_deliveries} (task_id, state, id)",
     ),
 )
-_POSTGRES: Final = (
+_POSTGRESQL: Final = (
     (
-        "CREATE TABLE {deliveries} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+        "CREATE TABLE {webhook_deliveries} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
         "task_id text NOT NULL, status text NOT NULL, event_at timestamptz NOT NULL, "
         "body text NOT NULL, state text NOT NULL, attempts integer NOT NULL, "
         "due_at timestamptz NOT NULL, lease_until timestamptz, claim bigint NOT NULL, "
         "last_error text, created_at timestamptz NOT NULL, dead_at timestamptz)",
-        "CREATE INDEX {deliveries_due} ON {deliveries} (state, due_at)",
-        "CREATE INDEX {deliveries_task} ON {deliveries} (task_id, state, id)",
+        "CREATE INDEX {webhook_deliveries_due} ON {webhook_deliveries} (state, due_at)",
+        "CREATE INDEX {webhook_deliveries_task} ON {webhook_deliveries} (task_id, state, id)",
     ),
 )
 
+WEBHOOK: Final = Tables(
+    component="webhook",
+    tables=("deliveries",),
+    indexes=("deliveries_due", "deliveries_task"),
+    migrations={"sqlite": _SQLITE, "postgresql": _POSTGRESQL},
+)
+"""The delivery queue's table, ``webhook_deliveries``, beside the store's (see
+``tasklife.service.tables``)."""
+
 _INSERT: Final = (
-    "INSERT INTO {deliveries} (task_id, status, event_at, body, state, attempts, due_at, "
+    "INSERT INTO {webhook_deliveries} (task_id, status, event_at, body, state, attempts, due_at, "
     "claim, created_at) VALUES "
 )
 # The oldest pending row of each task is the only one that may go; of those, the one due first.
 _DUE: Final = (
-    "SELECT d.id, d.task_id, d.body, d.attempts, d.claim FROM {deliveries} d "
+    "SELECT d.id, d.task_id, d.body, d.attempts, d.claim FROM {webhook_deliveries} d "
     "WHERE d.state = 'pending' AND d.due_at <= %s "
     "AND (d.lease_until IS NULL OR d.lease_until <= %s) "
-    "AND NOT EXISTS (SELECT 1 FROM {deliveries} e WHERE e.task_id = d.task_id "
+    "AND NOT EXISTS (SELECT 1 FROM {webhook_deliveries} e WHERE e.task_id = d.task_id "
     "AND e.state = 'pending' AND e.id < d.id) "
-    "ORDER BY d.due_at, d.id LIMIT 1"
+    "ORDER BY d.due_at, d.id LIMIT %s"
 )
-_LEASE: Final = "UPDATE {deliveries} SET lease_until = %s, claim = claim + 1 WHERE id = %s"
-_DELIVERED: Final = "DELETE FROM {deliveries} WHERE id = %s AND claim = %s"
+_LEASE: Final = "UPDATE {webhook_deliveries} SET lease_until = %s, claim = claim + 1 WHERE id IN "
+_RELEASE: Final = "UPDATE {webhook_deliveries} SET lease_until = NULL WHERE id = %s AND claim = %s"
+_DELIVERED: Final = "DELETE FROM {webhook_deliveries} WHERE id = %s AND claim = %s"
 _RETRY: Final = (
-    "UPDATE {deliveries} SET attempts = %s, due_at = %s, lease_until = NULL, last_error = %s "
-    "WHERE id = %s AND claim = %s"
+    "UPDATE {webhook_deliveries} SET attempts = %s, due_at = %s, lease_until = NULL, "
+    "last_error = %s WHERE id = %s AND claim = %s"
 )
 _DEAD: Final = (
-    "UPDATE {deliveries} SET state = 'dead', attempts = %s, lease_until = NULL, "
+    "UPDATE {webhook_deliveries} SET state = 'dead', attempts = %s, lease_until = NULL, "
     "last_error = %s, dead_at = %s WHERE id = %s AND claim = %s"
 )
 _NEXT_DUE: Final = (
-    "SELECT min(due_at) FROM {deliveries} WHERE state = 'pending' AND lease_until IS NULL"
+    "SELECT min(due_at) FROM {webhook_deliveries} WHERE state = 'pending' AND lease_until IS NULL"
 )
-_PENDING: Final = "SELECT count(*) FROM {deliveries} WHERE state = 'pending'"
+_PENDING: Final = "SELECT count(*) FROM {webhook_deliveries} WHERE state = 'pending'"
 _DEAD_LETTERS: Final = (
     "SELECT id, task_id, status, event_at, body, attempts, last_error, dead_at "
-    "FROM {deliveries} WHERE state = 'dead' AND id > %s ORDER BY id LIMIT %s"
+    "FROM {webhook_deliveries} WHERE state = 'dead' AND id > %s ORDER BY id LIMIT %s"
 )
 _REPLAY: Final = (
-    "UPDATE {deliveries} SET state = 'pending', attempts = 0, due_at = %s, lease_until = NULL, "
-    "dead_at = NULL WHERE state = 'dead'"
+    "UPDATE {webhook_deliveries} SET state = 'pending', attempts = 0, due_at = %s, "
+    "lease_until = NULL, dead_at = NULL WHERE state = 'dead'"
 )
 _MAX_PROBLEM: Final = 200
-Settled = Literal["retry", "dead", "lost"]
+R = TypeVar("R")
+Settled = Literal["delivered", "retry", "dead", "lost"]
 
 
 @attrs.frozen
@@ -158,43 +174,49 @@ class DeadLetter:
 
 
 def deliveries_sql(store: Sql) -> Sql:
-    """The statements of the delivery table beside the store whose statements are ``store``.
+    """The statements of the delivery queue beside the store whose statements are ``store``:
+    the component's (``WEBHOOK``), claims skipping the rows other claimers hold on PostgreSQL."""
+    sql = WEBHOOK.sql(store)
+    return attrs.evolve(sql, lock=" FOR UPDATE SKIP LOCKED" if sql.engine == "postgresql" else "")
 
-    SQLite: tables ``<prefix>webhook_deliveries`` and ``<prefix>webhook_migrations``;
-    PostgreSQL: ``webhook_deliveries`` and ``webhook_migrations`` in the store's schema.
-    """
-    schema = store.tables.get("schema")
-    if schema is None:  # SQLite: '"<prefix>changes"'
-        prefix = store.tables["changes"][1 : -len('changes"')]
-        names = ("deliveries", "deliveries_due", "deliveries_task", "migrations")
-        tables = {name: f'"{prefix}webhook_{name}"' for name in names}
-        bootstrap: tuple[Statement, ...] = ()
-        lock, migrations = "", _SQLITE
-    else:
-        tables = {
-            "deliveries": f'{schema}."webhook_deliveries"',
-            "migrations": f'{schema}."webhook_migrations"',
-            "deliveries_due": '"webhook_deliveries_due"',
-            "deliveries_task": '"webhook_deliveries_task"',
-        }
-        key = zlib.crc32(f"{schema}:webhooks".encode())
-        bootstrap = (Statement("SELECT pg_advisory_xact_lock(%s)", (key,)),)
-        lock, migrations = " FOR UPDATE SKIP LOCKED", _POSTGRES
-    created = (
-        "CREATE TABLE IF NOT EXISTS {migrations} "
-        + ("(version integer PRIMARY KEY, " if schema else "(version INTEGER PRIMARY KEY, ")
-        + ("applied_at timestamptz NOT NULL)" if schema else "applied_at TEXT NOT NULL)")
-    )
-    return Sql(
-        tables=tables,
-        records_json="",
-        horizon="",
-        lock=lock,
-        notify=None,
-        bootstrap=(*bootstrap, Statement(created)),
-        migrations=migrations,
-        placeholder=store.placeholder,
-    )
+
+class DeliveryStore(SQLStore, Protocol):
+    """What the queue needs of a store: ``SQLiteTaskStore`` and ``PostgresTaskStore`` are one."""
+
+    def watch(self) -> Any:
+        """A context manager yielding a ``Watch`` on the feed."""
+
+
+class Deliveries:
+    """The delivery queue beside ``store``'s tables (made or migrated when missing): what
+    waits, the dead letters, and their replay. ``WebhookSender`` fills and empties it; an
+    operator's tool needs only this."""
+
+    def __init__(self, store: DeliveryStore, *, clock: Clock = utc_now) -> None:
+        self.store = store
+        self.sql = deliveries_sql(store.sql)
+        self.clock = clock
+        with store.transaction() as tx:
+            WEBHOOK.migrate(tx, self.sql, clock)
+
+    def run(self, flow: Flow[R]) -> R:
+        """Run ``flow`` in a transaction of the store's own."""
+        with self.store.transaction() as tx:
+            result: R = tx.run_flow(flow)
+            return result
+
+    def pending(self) -> int:
+        """How many events wait to be delivered (dead letters aside)."""
+        return self.run(pending(self.sql))
+
+    def dead_letters(self, *, after: int = 0, limit: int = 100) -> list[DeadLetter]:
+        """Up to ``limit`` dead letters with ids above ``after``, oldest first."""
+        return self.run(dead_letters(self.sql, after, limit))
+
+    def replay(self, ids: Iterable[int] | None = None) -> int:
+        """Queue dead letters again (all when ``ids`` is None), due now, with fresh attempts;
+        how many. Each is signed afresh when sent; its body (and so its digest) is unchanged."""
+        return self.run(replay(self.sql, ids, self.clock()))
 
 
 # Flows ----------------------------------------------------------------------------------------
@@ -213,16 +235,42 @@ def enqueue(sql: Sql, events: Sequence[Event], now: datetime) -> Flow[int]:
     return len(events)
 
 
-def claim(sql: Sql, now: datetime, lease: timedelta) -> Flow[Claimed | Idle]:
-    """Lease the row due first among the oldest pending row of each task; ``Idle`` (saying
-    when the next unclaimed row is due) when none is due."""
+def claim(sql: Sql, now: datetime, lease: timedelta, limit: int = 1) -> Flow[list[Claimed] | Idle]:
+    """Lease up to ``limit`` due rows, each the oldest pending row of its task (so no two of
+    one task), due first first; ``Idle`` (saying when the next unclaimed row is due) when
+    none is due."""
     stamp = _stamp(now)
-    found = yield Statement(sql.text(_DUE) + sql.lock, (stamp, stamp))
+    found = yield Statement(sql.text(_DUE) + sql.lock, (stamp, stamp, limit))
     if not found.rows:
         return Idle((yield from next_due(sql)))
-    row_id, task_id, body, attempts, held = found.rows[0]
-    yield Statement(sql.text(_LEASE), (_stamp(now + lease), row_id))
-    return Claimed(int(row_id), str(task_id), str(body), int(attempts), int(held) + 1)
+    ids = [row[0] for row in found.rows]
+    marks = "(" + ", ".join(["%s"] * len(ids)) + ")"
+    yield Statement(sql.text(_LEASE + marks), (_stamp(now + lease), *ids))
+    return [
+        Claimed(int(row_id), str(task_id), str(body), int(attempts), int(held) + 1)
+        for row_id, task_id, body, attempts, held in found.rows
+    ]
+
+
+def settle(
+    sql: Sql,
+    posted: Sequence[tuple[Claimed, str | None]],
+    unsent: Sequence[Claimed],
+    now: datetime,
+    delays: Sequence[float],
+) -> Flow[list[tuple[Settled, datetime | None]]]:
+    """Record what each posted row's attempt did (``problem`` None: answered 2xx) and release
+    the ``unsent`` ones; for each posted row, what became of it (see ``delivered``/``failed``)."""
+    out: list[tuple[Settled, datetime | None]] = []
+    for claimed, problem in posted:
+        if problem is None:
+            kept = yield from delivered(sql, claimed)
+            out.append(("delivered" if kept else "lost", None))
+        else:
+            out.append((yield from failed(sql, claimed, problem, now, delays)))
+    for claimed in unsent:
+        yield Statement(sql.text(_RELEASE), (claimed.id, claimed.claim))
+    return out
 
 
 def delivered(sql: Sql, claimed: Claimed) -> Flow[bool]:

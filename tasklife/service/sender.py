@@ -31,16 +31,30 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Final, Literal, Protocol, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
-import httpx
+
+try:
+    import httpx
+except ImportError as error:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError(
+        "tasklife's webhook sender needs httpx: pip install 'tasklife[http]'"
+    ) from error
 
 from tasklife.errors import InvalidArgument
 from tasklife.service import deliveries
-from tasklife.service.deliveries import DEFAULT_DELAYS, Claimed, DeadLetter, Event, Idle
-from tasklife.store import plan
+from tasklife.service.deliveries import (
+    DEFAULT_DELAYS,
+    Claimed,
+    DeadLetter,
+    Deliveries,
+    DeliveryStore,
+    Event,
+    Idle,
+)
+from tasklife.service.tables import SERVICE, row_of
 from tasklife.store.drivers import SQLTransaction
 from tasklife.store.plan import Flow, Sql
 from tasklife.store.port import Change
@@ -52,10 +66,10 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_ANSWER_BYTES",
     "Attempt",
-    "DeliveryStore",
     "MetadataOf",
     "WebhookSender",
     "checked_secret",
+    "service_metadata",
 ]
 
 log = logging.getLogger("tasklife.webhooks")
@@ -71,20 +85,6 @@ R = TypeVar("R")
 
 MetadataOf = Callable[[SQLTransaction, str], Mapping[str, Any] | None]
 """The metadata of a task, read in the consuming transaction (None: no metadata)."""
-
-
-class DeliveryStore(Protocol):
-    """What the sender needs of a store: ``SQLiteTaskStore`` and ``PostgresTaskStore`` are one."""
-
-    @property
-    def sql(self) -> Sql:
-        """The store's statements and table names."""
-
-    def transaction(self) -> Any:
-        """A transaction of the store's own (a context manager yielding ``SQLTransaction``)."""
-
-    def watch(self) -> Any:
-        """A context manager yielding a ``Watch`` on the feed."""
 
 
 @attrs.frozen
@@ -103,6 +103,18 @@ class Attempt:
     status_code: int | None
     problem: str | None
     next_at: datetime | None = None
+
+
+def service_metadata(store: Sql) -> MetadataOf:
+    """The ``metadata`` hook of the local server: a task's metadata from its service row
+    (``tasklife.service.tables``), read in the consuming transaction."""
+    sql = SERVICE.sql(store)
+
+    def metadata(tx: SQLTransaction, task_id: str) -> Mapping[str, Any] | None:
+        found = tx.run_flow(row_of(sql, task_id, lock=False))
+        return None if found is None else found[0].metadata
+
+    return metadata
 
 
 def checked_secret(secret: object) -> str:
@@ -175,7 +187,9 @@ class WebhookSender:
     how long a claim holds before another sender may take the event over (default: three
     timeouts, at least 30 s). ``metadata(tx, task_id)``: the task's metadata, read in the
     consuming transaction. ``clock``: the time used for due times, leases, and signatures.
-    ``workers``: how many events are posted at once (each of a different task).
+    ``workers``: how many events are posted at once (each of a different task); ``batch``:
+    how many events a deliverer claims (and settles) in one transaction, then posts one after
+    the other.
 
     ``consume()`` and ``deliver()`` do one step each, in the caller's thread; ``start()`` runs
     both in background threads until ``stop()`` (or the end of a ``with`` block).
@@ -194,6 +208,7 @@ class WebhookSender:
         allow_http: bool = False,
         cursor: str = DEFAULT_CURSOR,
         workers: int = 4,
+        batch: int = 8,
         metadata: MetadataOf | None = None,
         clock: Clock = utc_now,
     ) -> None:
@@ -203,6 +218,9 @@ class WebhookSender:
             raise InvalidArgument("failed_as", "must be 'stopped' or 'failed'")
         if type(workers) is not int or workers < 1:
             raise InvalidArgument("workers", "must be a positive integer")
+        if type(batch) is not int or not 1 <= batch <= 100:
+            raise InvalidArgument("batch", "must be an integer from 1 to 100")
+        self._batch = batch
         self._failed_as: Literal["stopped", "failed"] = failed_as
         self._delays = _checked_delays(delays)
         self._timeout = _positive("timeout", timeout)
@@ -214,8 +232,9 @@ class WebhookSender:
         self._metadata = metadata
         self._clock = clock
         self._store = store
-        self._sql = deliveries.deliveries_sql(store.sql)
-        self._client = httpx.Client(
+        self.deliveries = Deliveries(store, clock=clock)
+        self._sql = self.deliveries.sql
+        self._client: httpx.Client = httpx.Client(
             timeout=self._timeout,
             follow_redirects=False,
             trust_env=False,
@@ -226,7 +245,6 @@ class WebhookSender:
         self._queued = threading.Condition()
         self._generation = 0
         self._threads: list[threading.Thread] = []
-        self._run(plan.migrate(self._sql, clock))
 
     def __repr__(self) -> str:
         return f"WebhookSender(url={self._origin!r}, cursor={self._cursor!r})"
@@ -252,50 +270,70 @@ class WebhookSender:
         self._run(deliveries.enqueue(self._sql, [Event("", "test", at, body)], at))
         self._wake()
 
-    def deliver(self) -> Attempt | None:
-        """Claim the event due first, post it, and record the outcome; None: none is due."""
+    def deliver(self) -> list[Attempt]:
+        """Claim up to ``batch`` due events (each the oldest pending one of its task), post
+        them one after the other, and record the outcomes in one transaction; what each
+        attempt did (empty: none is due)."""
         step = self._step()
-        return None if isinstance(step, Idle) else step
+        return [] if isinstance(step, Idle) else step
 
-    def _step(self) -> Attempt | Idle:
-        claimed = self._run(deliveries.claim(self._sql, self._clock(), self._lease))
+    def _step(self) -> list[Attempt] | Idle:
+        claimed = self._run(deliveries.claim(self._sql, self._clock(), self._lease, self._batch))
         if isinstance(claimed, Idle):
             return claimed
-        status_code, problem = self._post(claimed)
-        number = claimed.attempts + 1
-        if problem is None:
-            kept = self._run(deliveries.delivered(self._sql, claimed))
-            outcome: Literal["delivered", "lost"] = "delivered" if kept else "lost"
-            return Attempt(claimed.id, claimed.task_id, number, outcome, status_code, None)
+        began = time.monotonic()
+        budget = self._lease.total_seconds() - self._timeout  # the last post ends in the lease
+        posted: list[tuple[Claimed, int | None, str | None]] = []
+        for row in claimed:
+            if posted and time.monotonic() - began > budget:
+                break
+            posted.append((row, *self._post(row)))
         now = self._clock()
-        settled, due = self._run(deliveries.failed(self._sql, claimed, problem, now, self._delays))
-        if settled == "lost":
-            return Attempt(claimed.id, claimed.task_id, number, "lost", status_code, problem)
-        if due is None:
+        settled = self._run(
+            deliveries.settle(
+                self._sql, [(row, problem) for row, _, problem in posted],
+                claimed[len(posted) :], now, self._delays,
+            )
+        )  # fmt: skip
+        return [
+            self._attempt(row, (code, problem), outcome, now)
+            for (row, code, problem), outcome in zip(posted, settled, strict=True)
+        ]
+
+    def _attempt(
+        self,
+        row: Claimed,
+        answer: tuple[int | None, str | None],
+        settled: tuple[deliveries.Settled, datetime | None],
+        now: datetime,
+    ) -> Attempt:
+        """The attempt's record, logged when it failed (the origin only, never the secret)."""
+        (code, problem), (outcome, due) = answer, settled
+        number = row.attempts + 1
+        if outcome == "dead":
             log.error(
                 "webhook to %s: event %d (task %r) is a dead letter after %d attempts: %s",
-                self._origin, claimed.id, claimed.task_id, number, problem,
+                self._origin, row.id, row.task_id, number, problem,
             )  # fmt: skip
-            return Attempt(claimed.id, claimed.task_id, number, "dead", status_code, problem)
-        log.warning(
-            "webhook to %s: event %d (task %r) attempt %d failed: %s; retrying in %.3gs",
-            self._origin, claimed.id, claimed.task_id, number, problem,
-            (due - now).total_seconds(),
-        )  # fmt: skip
-        return Attempt(claimed.id, claimed.task_id, number, "retry", status_code, problem, due)
+        elif outcome == "retry" and due is not None:
+            log.warning(
+                "webhook to %s: event %d (task %r) attempt %d failed: %s; retrying in %.3gs",
+                self._origin, row.id, row.task_id, number, problem,
+                (due - now).total_seconds(),
+            )  # fmt: skip
+        return Attempt(row.id, row.task_id, number, outcome, code, problem, due)
 
     def pending(self) -> int:
-        """How many events wait to be delivered (dead letters aside)."""
-        return self._run(deliveries.pending(self._sql))
+        """See ``Deliveries.pending``."""
+        return self.deliveries.pending()
 
     def dead_letters(self, *, after: int = 0, limit: int = 100) -> list[DeadLetter]:
-        """Up to ``limit`` dead letters with ids above ``after``, oldest first."""
-        return self._run(deliveries.dead_letters(self._sql, after, limit))
+        """See ``Deliveries.dead_letters``."""
+        return self.deliveries.dead_letters(after=after, limit=limit)
 
     def replay(self, ids: Iterable[int] | None = None) -> int:
-        """Queue dead letters again (all when ``ids`` is None), due now, with fresh attempts;
-        how many. Each is signed afresh; its body (and so its digest) is unchanged."""
-        count = self._run(deliveries.replay(self._sql, ids, self._clock()))
+        """See ``Deliveries.replay``; the sender's deliverers wake at once."""
+        count = self.deliveries.replay(ids)
         if count:
             self._wake()
         return count
@@ -376,9 +414,7 @@ class WebhookSender:
     # Internals ---------------------------------------------------------------------------
 
     def _run(self, flow: Flow[R]) -> R:
-        with self._store.transaction() as tx:
-            result: R = tx.run_flow(flow)
-            return result
+        return self.deliveries.run(flow)
 
     def _event(self, tx: SQLTransaction, change: Change) -> Event | None:
         """The event of a feed change: a record's destination, or a replaced task's status."""

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar, cast
 
 import attrs
 
@@ -188,7 +188,7 @@ _RECORD_MIGRATION: Final = "INSERT INTO {migrations} (version, applied_at) VALUE
 
 def add(sql: Sql, task: Task, clock: Clock) -> Flow[Loaded]:
     """Insert a new task at token 1 with its records; the feed gets ``added`` and the records."""
-    data = task.to_dict()
+    data = cast("dict[str, Any]", task.to_dict())  # the head and history, split below
     history = data.pop("history")
     head = json.dumps(data)
     inserted = yield Statement(
@@ -234,7 +234,7 @@ def _save_in_one(
     sql: Sql,
     data: dict[str, Any],
     expected: int,
-    new: list[dict[str, Any]],
+    new: Sequence[Mapping[str, Any]],
     clock: Clock,
 ) -> Flow[int]:
     """The whole save in one statement: the conditional update, the records, the feed
@@ -262,7 +262,7 @@ def replace(sql: Sql, task: Task, token: int, clock: Clock) -> Flow[Loaded]:
     """Store ``task`` in place of the stored task at ``token``; the feed gets ``replaced``."""
     if type(token) is not int or token < 1:
         raise InvalidArgument("token", f"must be a positive integer, not {token!r}")
-    data = task.to_dict()
+    data = cast("dict[str, Any]", task.to_dict())  # the head and history, split below
     history = data.pop("history")
     new_token = yield from _update(sql, data, token)
     yield Statement(sql.text(_DELETE_RECORDS), (task.id,))

@@ -51,3 +51,23 @@ class TestServiceLayer:
     def test_the_probe_sees_the_framework(self) -> None:
         """The probe itself works: importing the HTTP entry point does load FastAPI."""
         assert "fastapi" in loaded_after("import tasklife.server", WEB)
+
+    def test_the_sender_names_its_extra(self) -> None:
+        """Without httpx, the service layer imports and the webhook sender says what to install."""
+        blocked = (
+            "import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'httpx' or name.startswith('httpx.'):\n"
+            "            raise ImportError('blocked: ' + name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import tasklife.service\n"
+            "try:\n"
+            "    from tasklife.service import WebhookSender\n"
+            "except ImportError as error:\n"
+            "    print(error)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", blocked], capture_output=True, text=True, check=True
+        ).stdout
+        assert "pip install 'tasklife[http]'" in out

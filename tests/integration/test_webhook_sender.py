@@ -122,8 +122,8 @@ def queue(sender: WebhookSender, count: int) -> None:
 def drain(sender: WebhookSender) -> list[Any]:
     """Deliver every due event; the attempts made."""
     attempts = []
-    while (attempt := sender.deliver()) is not None:
-        attempts.append(attempt)
+    while made := sender.deliver():
+        attempts += made
     return attempts
 
 
@@ -252,23 +252,20 @@ class TestRetries:
         run_task(store, "t1", "start")
         sender = new_sender(store, hooks.url, now)
         queue(sender, 1)
-        first = sender.deliver()
-        assert first is not None
+        [first] = sender.deliver()
         assert (first.outcome, first.status_code, first.next_at) == (
             "retry", 500, START + timedelta(seconds=1),
         )  # fmt: skip
-        assert sender.deliver() is None  # not due yet
+        assert sender.deliver() == []  # not due yet
         now.advance(1)
-        second = sender.deliver()
-        assert second is not None
+        [second] = sender.deliver()
         assert (second.outcome, second.attempt, second.next_at) == (
             "retry", 2, START + timedelta(seconds=3),
         )  # fmt: skip
         now.advance(1.5)
-        assert sender.deliver() is None
+        assert sender.deliver() == []
         now.advance(0.5)
-        third = sender.deliver()
-        assert third is not None
+        [third] = sender.deliver()
         assert (third.outcome, third.attempt) == ("delivered", 3)
         got = hooks.got()
         stamps = [d.headers["X-Browser-Use-Timestamp"] for d in got]
@@ -288,8 +285,7 @@ class TestRetries:
         waits = []
         outcomes = []
         for attempt_number in range(1, 7):
-            attempt = down.deliver()
-            assert attempt is not None
+            [attempt] = down.deliver()
             outcomes.append(attempt.outcome)
             assert attempt.attempt == attempt_number
             assert attempt.problem is not None
@@ -299,7 +295,7 @@ class TestRetries:
                 now.at = attempt.next_at
         assert waits == [1, 2, 4, 8, 16]
         assert outcomes == ["retry"] * 5 + ["dead"]
-        assert down.deliver() is None
+        assert down.deliver() == []
         assert down.pending() == 0
         [letter] = down.dead_letters()
         assert (letter.task_id, letter.status, letter.attempts) == ("t1", "running", 6)
@@ -318,12 +314,10 @@ class TestRetries:
         run_task(store, "t1", "start")
         sender = new_sender(store, f"http://127.0.0.1:{closed_port()}/", now, delays=(5,))
         queue(sender, 1)
-        first = sender.deliver()
-        assert first is not None
+        [first] = sender.deliver()
         assert first.next_at == START + timedelta(seconds=5)
         now.advance(5)
-        second = sender.deliver()
-        assert second is not None
+        [second] = sender.deliver()
         assert second.outcome == "dead"
 
     def test_redirects_are_not_followed(self, store: Any, hooks: Receiver, now: Now) -> None:
@@ -332,8 +326,7 @@ class TestRetries:
         run_task(store, "t1", "start")
         sender = new_sender(store, hooks.url, now)
         queue(sender, 1)
-        attempt = sender.deliver()
-        assert attempt is not None
+        [attempt] = sender.deliver()
         assert (attempt.outcome, attempt.status_code) == ("retry", 302)
         assert [d.path for d in hooks.got()] == ["/hooks/tasklife"]
 
@@ -343,8 +336,7 @@ class TestRetries:
         run_task(store, "t1", "start")
         sender = new_sender(store, hooks.url, now)
         queue(sender, 1)
-        attempt = sender.deliver()
-        assert attempt is not None
+        [attempt] = sender.deliver()
         assert attempt.outcome == "delivered"
         until(lambda: hooks.answer_finished is not None, what="the receiver's write ended")
         assert hooks.answer_finished is False
@@ -356,7 +348,7 @@ class TestRetries:
         run_task(store, "t1", "start")
         sender = new_sender(store, hooks.url, now, timeout=1)
         queue(sender, 1)
-        attempt = sender.deliver()
+        [attempt] = sender.deliver()
         hooks.release.set()
         assert attempt is not None
         assert attempt.outcome == "retry"
@@ -382,6 +374,17 @@ class TestOrderAndClaims:
         assert [s for t, s in got if t == "a"] == ["started", "started", "paused"]
         assert got[0] == ("a", "started")
 
+    def test_a_dead_letter_does_not_block_its_task(
+        self, store: Any, hooks: Receiver, now: Now
+    ) -> None:
+        """Once a task's event is a dead letter, its later events go out."""
+        hooks.script = [500]
+        run_task(store, "a", "start", "pause")
+        sender = new_sender(store, hooks.url, now, delays=())
+        queue(sender, 2)
+        assert [a.outcome for a in drain(sender)] == ["dead", "delivered"]
+        assert statuses(hooks.got()) == [("a", "started"), ("a", "paused")]
+
     def test_a_dead_replicas_claim_is_taken_over(
         self, store: Any, hooks: Receiver, now: Now
     ) -> None:
@@ -391,16 +394,31 @@ class TestOrderAndClaims:
         queue(other, 1)
         sql = deliveries.deliveries_sql(store.sql)
         with store.transaction() as tx:  # what a replica killed after its claim left behind
-            stale = tx.run_flow(deliveries.claim(sql, now(), timedelta(seconds=60)))
-        assert isinstance(stale, deliveries.Claimed)
-        assert other.deliver() is None
+            claimed = tx.run_flow(deliveries.claim(sql, now(), timedelta(seconds=60)))
+        assert isinstance(claimed, list)
+        [stale] = claimed
+        assert other.deliver() == []
         now.advance(60)
-        attempt = other.deliver()
-        assert attempt is not None
+        [attempt] = other.deliver()
         assert attempt.outcome == "delivered"
         with store.transaction() as tx:
             assert tx.run_flow(deliveries.delivered(sql, stale)) is False
         assert len(hooks.got()) == 1
+
+    def test_a_batch_stops_posting_before_its_lease_ends(
+        self, store: Any, hooks: Receiver, now: Now
+    ) -> None:
+        """Claimed events a slow batch could not post within its lease are released at once."""
+        hooks.script = [HANG]
+        run_task(store, "a", "start")
+        run_task(store, "b", "start")
+        sender = new_sender(store, hooks.url, now, timeout=1, lease=1.5, batch=8)
+        queue(sender, 2)
+        [slow] = sender.deliver()
+        hooks.release.set()
+        assert (slow.task_id, slow.outcome) == ("a", "retry")
+        [released] = sender.deliver()
+        assert (released.task_id, released.outcome, released.attempt) == ("b", "delivered", 1)
 
     def test_two_senders_on_one_database_send_each_event_once(
         self, open_store: Any, hooks: Receiver

@@ -29,7 +29,7 @@ def sample() -> Task:
 
 
 def mutated(change: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
-    data = copy.deepcopy(sample().to_dict())
+    data: dict[str, Any] = copy.deepcopy(dict(sample().to_dict()))
     change(data)
     return data
 
@@ -189,6 +189,6 @@ class TestHead:
         task.advance(3)
         for n in range(records):
             task.pause() if n % 2 == 0 else task.resume()
-        whole = task.to_dict()
+        whole = dict(task.to_dict())
         del whole["history"]
         assert list(task.head().items()) == list(whole.items())

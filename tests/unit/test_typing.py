@@ -32,8 +32,16 @@ class TestTyping:
             ("from tasklife import Task\nTask('t').resumee()\n", 'has no attribute "resumee"'),
             ("from tasklife import Task\nTask('t').fail(reason=3)\n", "incompatible type"),
             ("from tasklife import Task\nx: str = Task('t').version\n", "Incompatible types"),
+            (
+                "from tasklife import Task, TaskStatus\nTask('t').status = TaskStatus.PAUSED\n",
+                'Property "status" defined in "Task" is read-only',
+            ),
+            (
+                "from tasklife import Task\nTask('t').steps = -5\n",
+                'Property "steps" defined in "Task" is read-only',
+            ),
         ],
-        ids=["typo", "reason-int", "version-str"],
+        ids=["typo", "reason-int", "version-str", "assign-status", "assign-steps"],
     )
     def test_misuse_is_caught(self, tmp_path: Path, source: str, message: str) -> None:
         """Typos and wrong types in uses of the API are mypy errors."""
