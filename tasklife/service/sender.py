@@ -380,14 +380,16 @@ class WebhookSender:
         self.close()
 
     def _consuming(self) -> None:
-        with self._store.watch() as watch:
-            while not self._stop.is_set():
-                try:
-                    while self.consume() and not self._stop.is_set():
-                        pass
-                except Exception:
-                    log.exception("webhooks: reading the change feed failed; trying again")
-                watch.wait(_IDLE)
+        while not self._stop.is_set():
+            try:
+                with self._store.watch() as watch:
+                    while not self._stop.is_set():
+                        while self.consume() and not self._stop.is_set():
+                            pass
+                        watch.wait(_IDLE)
+            except Exception:  # the database went away: the watch is opened again
+                log.exception("webhooks: reading the change feed failed; trying again")
+                self._stop.wait(_IDLE)
 
     def _delivering(self) -> None:
         while not self._stop.is_set():
