@@ -401,8 +401,12 @@ class TestOrderAndClaims:
         now.advance(60)
         [attempt] = other.deliver()
         assert attempt.outcome == "delivered"
-        with store.transaction() as tx:
-            assert tx.run_flow(deliveries.delivered(sql, stale)) is False
+        with store.transaction() as tx:  # the first one's late report changes nothing
+            late = deliveries.settle(sql, [(stale, None)], [], now(), (1.0,))
+            assert tx.run_flow(late) == [("lost", None)]
+            assert tx.run_flow(deliveries.failed(sql, stale, "late", now(), (1.0,))) == (
+                "lost", None,
+            )  # fmt: skip
         assert len(hooks.got()) == 1
 
     def test_a_batch_stops_posting_before_its_lease_ends(
