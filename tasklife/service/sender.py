@@ -260,7 +260,7 @@ class WebhookSender:
             if events:
                 tx.run_flow(deliveries.enqueue(self._sql, events, self._clock()))
         if events:
-            self._wake()
+            self._wake(len(events))
         return len(changes)
 
     def send_test(self) -> None:
@@ -268,7 +268,7 @@ class WebhookSender:
         at = self._clock()
         body = _json(webhook_test_envelope(at=at))
         self._run(deliveries.enqueue(self._sql, [Event("", "test", at, body)], at))
-        self._wake()
+        self._wake(1)
 
     def deliver(self) -> list[Attempt]:
         """Claim up to ``batch`` due events (each the oldest pending one of its task), post
@@ -408,10 +408,15 @@ class WebhookSender:
                 if self._generation == seen and not self._stop.is_set():
                     self._queued.wait(wait)
 
-    def _wake(self) -> None:
+    def _wake(self, events: int | None = None) -> None:
+        """Wake as many idle deliverers as ``events`` need (each claims a batch), or all of
+        them: on SQLite every claim takes the write lock, so idle ones are left asleep."""
         with self._queued:
             self._generation += 1
-            self._queued.notify_all()
+            if events is None:
+                self._queued.notify_all()
+            else:
+                self._queued.notify(-(-events // self._batch))
 
     # Internals ---------------------------------------------------------------------------
 
