@@ -282,7 +282,10 @@ def _drop(sql: Sql, done: Sequence[Claimed]) -> Flow[set[int]]:
     if not done:
         return set()
     marks = "(" + ", ".join(["%s"] * len(done)) + ")"
-    held = yield Statement(sql.text(_HELD + marks) + sql.lock, tuple(c.id for c in done))
+    # Wait for row locks here, never skip: a claimer briefly locks rows it then finds leased
+    # (its snapshot predates the lease), and a skipped row would stay leased, undelivered.
+    lock = " FOR UPDATE" if sql.engine == "postgresql" else ""
+    held = yield Statement(sql.text(_HELD + marks) + lock, tuple(c.id for c in done))
     claims = {(int(row_id), int(claim)) for row_id, claim in held.rows}
     ours = [c.id for c in done if (c.id, c.claim) in claims]
     if ours:
