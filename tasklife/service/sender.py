@@ -80,6 +80,8 @@ MAX_ANSWER_BYTES: Final = 4096
 DEFAULT_CURSOR: Final = "webhooks"
 _BATCH: Final = 100
 _IDLE: Final = 0.5  # seconds an idle loop waits before looking again (other replicas' rows)
+_EAGER: Final = 0.01  # seconds between looks for a change a wake-up announced
+_EAGER_TRIES: Final = 20
 _USER_AGENT: Final = "tasklife-webhooks"
 R = TypeVar("R")
 
@@ -383,10 +385,16 @@ class WebhookSender:
         while not self._stop.is_set():
             try:
                 with self._store.watch() as watch:
+                    eager = 0
                     while not self._stop.is_set():
-                        while self.consume() and not self._stop.is_set():
-                            pass
-                        watch.wait(_IDLE)
+                        read = 0
+                        while (count := self.consume()) and not self._stop.is_set():
+                            read += count
+                        # A wake-up whose change is not readable yet (the PostgreSQL feed shows
+                        # a commit once older transactions end) is looked for again soon.
+                        eager = eager - 1 if eager and not read else 0
+                        if watch.wait(_EAGER if eager else _IDLE):
+                            eager = _EAGER_TRIES
             except Exception:  # the database went away: the watch is opened again
                 log.exception("webhooks: reading the change feed failed; trying again")
                 self._stop.wait(_IDLE)
