@@ -323,6 +323,12 @@ class WebhookSender:
                 self._origin, row.id, row.task_id, number, problem,
                 (due - now).total_seconds(),
             )  # fmt: skip
+        elif outcome == "lost":
+            log.warning(
+                "webhook to %s: event %d (task %r): the lease ran out before attempt %d was "
+                "recorded; another sender took the event over",
+                self._origin, row.id, row.task_id, number,
+            )  # fmt: skip
         return Attempt(row.id, row.task_id, number, outcome, code, problem, due)
 
     def pending(self) -> int:

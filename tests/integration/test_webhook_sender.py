@@ -411,6 +411,29 @@ class TestOrderAndClaims:
             )  # fmt: skip
         assert len(hooks.got()) == 1
 
+    def test_an_attempt_outliving_its_lease_is_lost(
+        self, store: Any, hooks: Receiver, now: Now, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A sender whose POST outlives its lease records nothing: another took the event over
+        and delivered it; the late one says so."""
+        hooks.script = [HANG]
+        run_task(store, "t1", "start")
+        slow = new_sender(store, hooks.url, now, lease=60, timeout=30)
+        other = new_sender(store, hooks.url, now, lease=60)
+        queue(slow, 1)
+        late: list[Any] = []
+        posting = threading.Thread(target=lambda: late.extend(slow.deliver()))
+        posting.start()
+        assert hooks.held.wait(30)
+        now.advance(61)
+        [taken] = other.deliver()
+        hooks.release.set()
+        posting.join(30)
+        assert taken.outcome == "delivered"
+        assert [(a.outcome, a.attempt) for a in late] == [("lost", 1)]
+        assert "lease ran out" in caplog.text
+        assert other.pending() == 0
+
     def test_a_batch_stops_posting_before_its_lease_ends(
         self, store: Any, hooks: Receiver, now: Now
     ) -> None:
