@@ -51,7 +51,7 @@ def sample() -> dict[str, Any]:
     task = Task("task_0123456789")
     task.start()
     task.pause()
-    return task.to_dict()
+    return dict(task.to_dict())
 
 
 class _Model:

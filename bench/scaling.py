@@ -182,7 +182,7 @@ def _plot(
 def run(*, quick: bool) -> Section:
     """History and live-task scaling; judge the 1M-task memory and build-time targets."""
     rounds = 5 if quick else 15
-    dicts = {n: _task_with(n).to_dict() for n in HISTORY}
+    dicts: dict[int, dict[str, Any]] = {n: dict(_task_with(n).to_dict()) for n in HISTORY}
     ops, bare = _history_contenders(dicts)
     op_stats = interleaved(ops, rounds=rounds, batch_seconds=0.02 if quick else 0.1)
     bare_stats = interleaved(bare, rounds=rounds, batch_seconds=0, numbers=1)

@@ -19,6 +19,7 @@ from tasklife.errors import (
     TaskLifeError,
     TaskNotRunning,
 )
+from tasklife.layout import RecordDict, TaskDict
 from tasklife.lifecycle import LIFECYCLE, TABLE, Action, Lifecycle, Listener, Rule, TaskStatus
 from tasklife.observation import (
     DEFAULT_SKEW,
@@ -59,11 +60,13 @@ __all__ = [
     "Origin",
     "PreparedTransition",
     "ReconcileConflict",
+    "RecordDict",
     "Rule",
     "StaleTransition",
     "TableError",
     "Task",
     "TaskConflict",
+    "TaskDict",
     "TaskLifeError",
     "TaskNotRunning",
     "TaskStatus",

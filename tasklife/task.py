@@ -27,6 +27,7 @@ from tasklife.errors import (
     TaskNotRunning,
 )
 from tasklife.errors import shown as _shown
+from tasklife.layout import MAX_ID_LENGTH, SCHEMA_VERSION, Origin, RecordDict, TaskDict
 from tasklife.lifecycle import LIFECYCLE, Action, Listener, TaskStatus
 from tasklife.observation import (
     DEFAULT_SKEW,
@@ -50,13 +51,6 @@ __all__ = [
     "utc_now",
 ]
 
-SCHEMA_VERSION: Final = 2
-"""The version of the dictionary shape written by ``Task.to_dict``."""
-
-MAX_ID_LENGTH: Final = 256
-
-Origin = Literal["local", "remote"]
-"""Where a transition was decided: by this process (``local``) or observed on the remote."""
 
 Clock = Callable[[], datetime]
 """A source of timezone-aware datetimes; inject one for tests or replay."""
@@ -114,7 +108,7 @@ class TransitionRecord:
     ref: str | None = None
     inferred: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RecordDict:
         """A JSON-safe dict; ``at`` and ``remote_at`` are ISO 8601 strings in UTC."""
         # ``_value_`` is the member's plain str; ``.value`` is a descriptor call costing more.
         remote_at = self.remote_at
@@ -518,8 +512,11 @@ class Task:
 
     # serialization ---------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict that ``Task.from_dict`` turns back into an equal task."""
+    def to_dict(self) -> TaskDict:
+        """A JSON-safe dict that ``Task.from_dict`` turns back into an equal task.
+
+        Its layout is ``tasklife.layout.TaskDict`` (JSON Schema: ``tasklife/task.schema.json``).
+        """
         with self._lock:
             return {
                 "schema_version": SCHEMA_VERSION,

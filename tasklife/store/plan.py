@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Generator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar, cast
 
 import attrs
 
@@ -188,7 +188,7 @@ _RECORD_MIGRATION: Final = "INSERT INTO {migrations} (version, applied_at) VALUE
 
 def add(sql: Sql, task: Task, clock: Clock) -> Flow[Loaded]:
     """Insert a new task at token 1 with its records; the feed gets ``added`` and the records."""
-    data = task.to_dict()
+    data = cast("dict[str, Any]", task.to_dict())  # the head and history, split below
     history = data.pop("history")
     head = json.dumps(data)
     inserted = yield Statement(
@@ -207,7 +207,7 @@ def add(sql: Sql, task: Task, clock: Clock) -> Flow[Loaded]:
 def save(sql: Sql, loaded: Loaded, clock: Clock) -> Flow[Loaded]:
     """Write what changed since ``loaded`` if the token is still ``loaded.token``."""
     task = loaded.task
-    data = task.to_dict()
+    data = cast("dict[str, Any]", task.to_dict())  # the head and history, split below
     history = data.pop("history")
     if data["version"] < loaded.version:
         raise InvalidTaskData(
@@ -261,7 +261,7 @@ def replace(sql: Sql, task: Task, token: int, clock: Clock) -> Flow[Loaded]:
     """Store ``task`` in place of the stored task at ``token``; the feed gets ``replaced``."""
     if type(token) is not int or token < 1:
         raise InvalidArgument("token", f"must be a positive integer, not {token!r}")
-    data = task.to_dict()
+    data = cast("dict[str, Any]", task.to_dict())  # the head and history, split below
     history = data.pop("history")
     new_token = yield from _update(sql, data, token)
     yield Statement(sql.text(_DELETE_RECORDS), (task.id,))

@@ -31,7 +31,9 @@ steps: int = task.steps
 history: tuple[TransitionRecord, ...] = task.history
 allowed: tuple[Action, ...] = task.allowed_actions()
 possible: bool = task.can(Action.RESUME)
-data: dict[str, object] = task.to_dict()
+data: tasklife.TaskDict = task.to_dict()
+first: tasklife.RecordDict = data["history"][0]
+status_text: str = data["status"]
 again: Task = Task.from_dict(data)
 prepared = again.prepare(Action.STOP)
 if prepared is not None:

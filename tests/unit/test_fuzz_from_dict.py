@@ -45,7 +45,7 @@ def assert_valid(task: Task) -> None:
 
 def year_edge(offset: str) -> dict[str, Any]:
     """A valid dict whose ``created_at`` sits at the edge of datetime's range with ``offset``."""
-    data = Task("t").to_dict()
+    data: dict[str, Any] = dict(Task("t").to_dict())
     data["created_at"] = f"0001-01-01T00:00:00{offset}"
     return data
 

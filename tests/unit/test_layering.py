@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "tasklife"
 DOMAIN = {
     "tasklife", "tasklife.lifecycle", "tasklife.task", "tasklife.errors", "tasklife.diagram",
-    "tasklife.observation",
+    "tasklife.observation", "tasklife.layout",
 }  # fmt: skip
 
 # What each layer may import from tasklife, besides the domain. cli and demo are the

@@ -13,7 +13,7 @@ DOCUMENTED = {
     "PreparedTransition", "ReconcileConflict", "Rule", "StaleTransition", "TableError", "Task",
     "TaskConflict", "TaskLifeError", "TaskNotRunning", "TaskStatus", "TransitionRecord",
     "__version__", "utc_now", "DEFAULT_SKEW", "Observation", "ObservationOutcome",
-    "ObservationResult",
+    "ObservationResult", "RecordDict", "TaskDict",
 }  # fmt: skip
 
 

@@ -29,7 +29,7 @@ def sample() -> Task:
 
 
 def mutated(change: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
-    data = copy.deepcopy(sample().to_dict())
+    data: dict[str, Any] = copy.deepcopy(dict(sample().to_dict()))
     change(data)
     return data
 

@@ -180,7 +180,7 @@ class TestListenerOrder:
 
 
 def valid() -> dict[str, Any]:
-    return paused().to_dict()
+    return dict(paused().to_dict())
 
 
 BOUNDS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
@@ -205,7 +205,7 @@ BOUNDS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
 def _stopped_from_created_with_steps() -> dict[str, Any]:
     task = Task("t", clock=ticking_clock())
     task.stop()
-    data = task.to_dict()
+    data: dict[str, Any] = dict(task.to_dict())
     data["steps"] = 7
     return data
 
