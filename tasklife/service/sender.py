@@ -113,8 +113,8 @@ def service_metadata(store: Sql) -> MetadataOf:
     sql = SERVICE.sql(store)
 
     def metadata(tx: SQLTransaction, task_id: str) -> Mapping[str, Any] | None:
-        row = tx.run_flow(row_of(sql, task_id, lock=False))
-        return None if row is None else row.metadata
+        found = tx.run_flow(row_of(sql, task_id, lock=False))
+        return None if found is None else found[0].metadata
 
     return metadata
 

@@ -178,3 +178,17 @@ class TestLayouts:
         with pytest.raises(InvalidTaskData) as caught:
             Task.from_dict(data)
         assert caught.value.field == field
+
+
+class TestHead:
+    @pytest.mark.parametrize("records", [0, 1, 5])
+    def test_head_is_to_dict_without_history(self, records: int) -> None:
+        """Task.head() is exactly to_dict() without its history, in the same key order."""
+        task = Task("task_head")
+        task.start()
+        task.advance(3)
+        for n in range(records):
+            task.pause() if n % 2 == 0 else task.resume()
+        whole = dict(task.to_dict())
+        del whole["history"]
+        assert list(task.head().items()) == list(whole.items())
