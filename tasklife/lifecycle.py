@@ -299,7 +299,7 @@ class Lifecycle:
 def _at_prepared_version(event: EventData) -> bool:
     """The machine's guard: a transition prepared at version N applies only at version N."""
     task = cast("Task", event.model)
-    return bool(task.version == event.kwargs["version"])
+    return bool(len(task._history) == event.kwargs["version"])
 
 
 def _record_transition(event: EventData) -> None:

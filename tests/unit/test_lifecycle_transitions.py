@@ -14,7 +14,7 @@ caps the pin at the newest release this passed on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import transitions
@@ -38,7 +38,7 @@ def recorder(seen: list[Seen], hook: str, answer: bool | None = None) -> Callabl
     def record(event: EventData) -> bool | None:
         transition = event.transition
         moving = "" if transition is None else f"{transition.source}->{transition.dest}"
-        seen.append((hook, str(event.state.name), moving, event.model.state))
+        seen.append((hook, str(event.state.name), moving, cast("Model", event.model).state))
         return answer
 
     return record
