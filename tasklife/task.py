@@ -223,7 +223,6 @@ class Task:
     _clock: Clock = attrs.field(eq=False, repr=False)
     _lock: threading.RLock = attrs.field(eq=False, repr=False)
     _listeners: tuple[Listener, ...] = attrs.field(eq=False, repr=False)
-    _queue: list[TransitionRecord] | None = attrs.field(eq=False, repr=False)
 
     def __init__(
         self, id: str, *, clock: Clock = utc_now, created_at: datetime | None = None
@@ -239,7 +238,6 @@ class Task:
         self._history = []
         self._lock = threading.RLock()
         self._listeners = ()
-        self._queue = None
 
     def __repr__(self) -> str:
         return (
@@ -649,7 +647,6 @@ class Task:
         task._clock = clock
         task._lock = threading.RLock()
         task._listeners = ()
-        task._queue = None
         return task
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -742,10 +739,12 @@ class Task:
         each listener sees seq 1 before seq 2. Errors raised for queued records are raised
         by the outermost call, with its ``record``.
         """
-        if self._queue is not None:  # re-entered from a listener: deliver it after the others
-            self._queue.append(record)
+        queues: dict[int, list[TransitionRecord]] = _notifying.__dict__.setdefault("queues", {})
+        queue = queues.get(id(self))
+        if queue is not None:  # re-entered from a listener: deliver it after the others
+            queue.append(record)
             return
-        self._queue = queue = [record]
+        queues[id(self)] = queue = [record]
         errors: list[Exception] = []
         try:
             index = 0
@@ -758,10 +757,14 @@ class Task:
                     except Exception as error:  # every listener must still run
                         errors.append(error)
         finally:
-            self._queue = None
+            del queues[id(self)]
         if errors:
             raise ListenerError(record, errors)
 
+
+_notifying: Final = threading.local()
+"""Per thread, the records queued for delivery by each task whose listeners it is running (a
+task's lock is held meanwhile, so no other thread delivers that task's records)."""
 
 TaskT = TypeVar("TaskT", bound=Task)
 _LINKS: Final = {
