@@ -6,8 +6,9 @@ the target, byte for byte with the signature headers, in an order of its choosin
 it picks one of the buffered deliveries at random (a seeded ``random.Random``), so a later
 event often overtakes an earlier one. A picked delivery is dropped (never forwarded) with
 probability ``drop``, and put back to be forwarded once more later (a duplicate) with
-probability ``duplicate``. Everything is recorded: ``received``, ``forwarded`` (with the
-target's answer), ``dropped``.
+probability ``duplicate``: one roll per pick from a generator of its own, so the sequence of
+drops and duplicates depends on the seed alone, not on timing. Everything is recorded:
+``received``, ``forwarded`` (with the target's answer), ``dropped``.
 
 ``settle(deadline)`` waits (a condition polled with a deadline, never a fixed sleep) until the
 buffer is empty and nothing is in flight.
@@ -55,7 +56,8 @@ class ChaosProxy:
         self.received: list[Delivery] = []
         self.forwarded: list[tuple[Delivery, int]] = []
         self.dropped: list[Delivery] = []
-        self._random = random.Random(seed)
+        self._picks = random.Random(seed)  # which buffered delivery goes next
+        self._rolls = random.Random(seed + 1)  # drop or duplicate: one roll per pick
         self._drop = drop
         self._duplicate = duplicate
         self._hold = hold
@@ -140,7 +142,7 @@ class ChaosProxy:
             if self._closing or not self._buffer:
                 return None
             self._busy = True
-            return self._buffer.pop(self._random.randrange(len(self._buffer)))
+            return self._buffer.pop(self._picks.randrange(len(self._buffer)))
 
     def _forward(self) -> None:
         with httpx.Client(timeout=30) as http:
@@ -159,7 +161,7 @@ class ChaosProxy:
                         self._changed.notify_all()
 
     def _send(self, http: httpx.Client, delivery: Delivery) -> None:
-        roll = self._random.random()
+        roll = self._rolls.random()
         if roll < self._drop:
             self.dropped.append(delivery)
             return

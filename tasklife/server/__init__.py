@@ -21,7 +21,12 @@ except ImportError as error:
     ) from error
 
 from tasklife.server.app import RunTaskRequest, create_app, key_fingerprint
-from tasklife.server.receiving import DEFAULT_WEBHOOK_PATH, receipt_json, webhook_router
+from tasklife.server.receiving import (
+    DEFAULT_WEBHOOK_PATH,
+    receipt_json,
+    webhook_app,
+    webhook_router,
+)
 from tasklife.server.runner import BackgroundServer, ServerNotReady
 from tasklife.service import TaskService, Ticker
 from tasklife.v1 import TaskNotFound
@@ -37,5 +42,6 @@ __all__ = [
     "create_app",
     "key_fingerprint",
     "receipt_json",
+    "webhook_app",
     "webhook_router",
 ]

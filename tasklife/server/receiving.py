@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
@@ -26,7 +26,7 @@ from tasklife.service import AsyncWebhookReceiver, Receipt, WebhookReceiver
 from tasklife.store import StoreError
 from tasklife.webhooks import MalformedWebhook, StatusUpdateEvent, WebhookError
 
-__all__ = ["DEFAULT_WEBHOOK_PATH", "receipt_json", "webhook_router"]
+__all__ = ["DEFAULT_WEBHOOK_PATH", "receipt_json", "webhook_app", "webhook_router"]
 
 DEFAULT_WEBHOOK_PATH: Final = "/webhooks/browser-use"
 """Where ``webhook_router`` receives deliveries unless told otherwise."""
@@ -83,6 +83,16 @@ def webhook_router(
         response_class=JSONResponse,
     )  # fmt: skip
     return router
+
+
+def webhook_app(
+    receiver: WebhookReceiver | AsyncWebhookReceiver, *, path: str = DEFAULT_WEBHOOK_PATH
+) -> FastAPI:
+    """A FastAPI app that only receives webhooks (``webhook_router`` mounted): a receiver run
+    as a service of its own, or in a test or a demo."""
+    app = FastAPI(title="tasklife webhook receiver")
+    app.include_router(webhook_router(receiver, path=path))
+    return app
 
 
 async def _read(request: Request, limit: int) -> bytes:

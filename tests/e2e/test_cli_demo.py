@@ -72,3 +72,27 @@ class TestDemo:
             "The server agrees: the task is stopped, and its stored history holds the same 4"
             in text
         )
+
+    def test_prints_the_verified_webhooks_beside_the_history(
+        self, demo: subprocess.CompletedProcess[str]
+    ) -> None:
+        """Each transition's webhook was verified and applied by the local receiver."""
+        assert re.search(
+            r"sending signed webhooks to a local\s+receiver on http://127\.0\.0\.1:", demo.stdout
+        )
+        rows = re.findall(
+            r"^(\d)\s+(\w+)\s+\w+\s+\w+\s+(?:local|remote)\s+\S+\s+(\w+)\s+(\w+)$",
+            demo.stdout,
+            re.M,
+        )
+        assert rows == [
+            ("1", "start", "started", "applied"),
+            ("2", "pause", "paused", "applied"),
+            ("3", "resume", "started", "applied"),
+            ("4", "stop", "stopped", "applied"),
+        ]
+        assert "(and 1 test event, verified and ignored: nothing to apply)" in demo.stdout
+
+    def test_receiver_copy_agrees(self, demo: subprocess.CompletedProcess[str]) -> None:
+        """The receiver's copy of the task, built from the webhooks alone, is stopped too."""
+        assert "The receiver's copy agrees: the task is stopped there too" in demo.stdout

@@ -32,11 +32,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from webhook_proxy import ChaosProxy
 
 from tasklife import Observation, ObservationOutcome, Task, TaskStatus
-from tasklife.server import DEFAULT_WEBHOOK_PATH, BackgroundServer, webhook_router
+from tasklife.server import DEFAULT_WEBHOOK_PATH, BackgroundServer, webhook_app
 from tasklife.service import WebhookReceiver
 from tasklife.store import Change, SQLiteTaskStore, TaskNotStored, transact
 from tasklife.webhooks import sign, status_update_envelope
@@ -68,15 +67,10 @@ class Backend:
 
     def __init__(self, db: Path) -> None:
         self.store = SQLiteTaskStore(db)
-        receiver = WebhookReceiver(self.store, SECRET, unknown_task=lambda e: Task(e.task_id))
-        app = FastAPI()
-        app.include_router(webhook_router(receiver))
-
-        @app.get("/ready")
-        def ready() -> dict[str, str]:
-            return {}
-
-        self.server = BackgroundServer(app, ready_path="/ready").start()
+        receiver = WebhookReceiver(
+            self.store, SECRET, unknown_task=lambda e: Task(e.task_id, created_at=e.timestamp)
+        )
+        self.server = BackgroundServer(webhook_app(receiver), ready_path=None).start()
         self.url = f"{self.server.base_url}{DEFAULT_WEBHOOK_PATH}"
 
     def feed(self) -> list[Change]:
@@ -258,6 +252,9 @@ class TestMirror:
         assert proxy.duplicated
         assert proxy.reordered
         assert {code for _, code in proxy.forwarded} == {200}
+        kinds = {json.loads(delivery.body)["type"] for delivery in proxy.received}
+        assert kinds == ({"agent.task.status_update"} if server.own_sender else
+                         {"agent.task.status_update", "test"})  # fmt: skip
 
         server_records = {
             (task_id, record["dest"], datetime.fromisoformat(record["at"]))

@@ -26,7 +26,7 @@ from webhooks_support import SECRET
 
 from tasklife import Task, TaskStatus
 from tasklife.lifecycle import Action
-from tasklife.server import DEFAULT_WEBHOOK_PATH, BackgroundServer, webhook_router
+from tasklife.server import DEFAULT_WEBHOOK_PATH, BackgroundServer, webhook_app, webhook_router
 from tasklife.service import AsyncWebhookReceiver, WebhookReceiver
 from tasklife.store import AsyncPostgresTaskStore, PostgresTaskStore, SQLiteTaskStore
 from tasklife.webhooks import sign, status_update_envelope, webhook_test_envelope
@@ -81,8 +81,7 @@ def host(
     if request.param == "sqlite":
         db = tmp_path_factory.mktemp("router") / "tasks.sqlite3"
         store: Any = SQLiteTaskStore(db)
-        app = FastAPI()
-        app.include_router(webhook_router(WebhookReceiver(store, SECRET, max_body_bytes=LIMIT)))
+        app = webhook_app(WebhookReceiver(store, SECRET, max_body_bytes=LIMIT))
     else:
         dsn = request.getfixturevalue("postgres_server")
         schema = f"r_{uuid.uuid4().hex[:12]}"
@@ -202,7 +201,8 @@ class TestRefusals:
 
 headers_strategy = st.dictionaries(
     st.sampled_from(["X-Browser-Use-Timestamp", "X-Browser-Use-Signature", "Content-Type", "X-A"]),
-    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=70),
+    # printable ASCII; an HTTP client sends no value with surrounding whitespace
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=70).map(str.strip),
     max_size=3,
 )
 
@@ -230,7 +230,7 @@ def deliveries(draw: st.DrawFn) -> tuple[bytes, dict[str, str]]:
 
 
 class TestNeverFiveHundred:
-    @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(delivery=deliveries())
     def test_any_bytes_and_headers_are_200_400_or_401(
         self, host: Host, delivery: tuple[bytes, dict[str, str]]
