@@ -30,7 +30,9 @@ from contextlib import contextmanager
 from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+import psycopg
 
 from bench.report import Section, load_average, table
 from bench.store import database, toggle
@@ -164,6 +166,35 @@ def _ms(values: list[float], q: int) -> str:
     return f"{cuts[q - 1] * 1000:.1f}"
 
 
+_OTHERS: Final = (
+    "SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0) FROM pg_stat_activity "
+    "WHERE (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL) "
+    "AND pid <> pg_backend_pid() AND datname IS DISTINCT FROM current_database()"
+)
+
+
+@contextmanager
+def others_watched(dsn: str) -> Iterator[list[float]]:
+    """The age of the oldest transaction of other databases on the server, sampled every
+    0.25 s: it holds back the feed's horizon (see ``tasklife.store.plan``) for every reader."""
+    ages = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            while not done.wait(0.25):
+                row = conn.execute(_OTHERS).fetchone()
+                ages[0] = max(ages[0], float(row[0]) if row else 0.0)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield ages
+    finally:
+        done.set()
+        thread.join()
+
+
 def _measure(name: str, open_store: Callable[[], Any], samples: int, per_client: int) -> list[str]:
     arrivals = Arrivals()
     with receiver(arrivals) as url, open_store() as store, WebhookSender(store, url, SECRET):
@@ -183,7 +214,7 @@ def run(quick: bool = False) -> Section:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.sqlite3"
         rows.append(_measure("SQLite", lambda: SQLiteTaskStore(path), samples, per_client))
-    with database() as dsn:
+    with database() as dsn, others_watched(dsn) as others:
         rows.append(
             _measure(
                 "PostgreSQL",
@@ -192,6 +223,7 @@ def run(quick: bool = False) -> Section:
                 per_client,
             )
         )
+    held = others[0]
     shown = [("unknown" if x is None else f"{x:.2f}") for x in (load_before, load_average())]
     header = [
         "store", "commit -> receiver p50 ms", "p99 ms", "events delivered/s (50 clients)",
@@ -205,8 +237,15 @@ def run(quick: bool = False) -> Section:
         f"concurrent clients), {per_client} transitions each, as fast as they commit; events "
         "delivered per second from the first commit to the last arrival. Writers, sender and "
         "receiver share one process (and its GIL) on the 2 cores. On SQLite the feed is "
-        "polled every 50 ms (it cannot push); PostgreSQL wakes the sender with LISTEN/NOTIFY.\n",
+        "polled every 50 ms (it cannot push); the serial writer commits right after the last "
+        "event arrived, in phase with that poll, so it waits about one whole period (a commit "
+        "at a random time waits half of one on average). PostgreSQL wakes the sender with "
+        "LISTEN/NOTIFY.\n",
         table(header, rows),
+        f"During the PostgreSQL rows the oldest transaction of other databases on the server "
+        f"(other sessions' test runs) was at most {held:.1f} s old: the feed shows a commit "
+        "only once every transaction older than it has ended, in any database of the server, "
+        "so such a transaction delays every event behind it by up to its age.\n",
         f"Load average (1 min) {shown[0]} at the start of this section and {shown[1]} at its "
         "end. This section alone: `python -m bench --only deliveries`.\n",
     ]

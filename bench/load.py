@@ -1,7 +1,9 @@
-"""A load generator in its own process: ``python -m bench.load PORT CLIENTS SECONDS [--create]``.
+"""A load generator in its own process: ``python -m bench.load PORTS CLIENTS SECONDS [--create]``.
 
-Each of CLIENTS asyncio connections (HTTP/1.1 keep-alive, hand-written on asyncio streams so the
-generator stays much cheaper than the servers it measures) alternates ``PUT pause-task`` and
+PORTS is one port or several, comma-separated (replicas of one service): client n talks to
+port n modulo their number. Each of CLIENTS asyncio connections (HTTP/1.1 keep-alive,
+hand-written on asyncio streams so the generator stays much cheaper than the servers it
+measures) alternates ``PUT pause-task`` and
 ``PUT resume-task`` on its own task for SECONDS after a short warm-up; with ``--create`` each
 first creates that task with ``POST /api/v1/run-task``. The bearer key comes from the
 ``BENCH_API_KEY`` environment variable. Prints one JSON object: requests, seconds, per-status
@@ -100,10 +102,14 @@ async def _client(n: int, port: int, key: str, create: bool, tally: _Tally) -> N
     writer.close()
 
 
-async def _run(port: int, clients: int, seconds: float, create: bool, key: str) -> dict[str, Any]:
+async def _run(
+    ports: list[int], clients: int, seconds: float, create: bool, key: str
+) -> dict[str, Any]:
     begin = time.perf_counter()
     tally = _Tally(begin + WARMUP, begin + WARMUP + seconds)
-    await asyncio.gather(*(_client(n, port, key, create, tally) for n in range(clients)))
+    await asyncio.gather(
+        *(_client(n, ports[n % len(ports)], key, create, tally) for n in range(clients))
+    )
     latencies, statuses = tally.latencies, tally.statuses
     actions = statistics.mean(tally.actions) if tally.actions else 0
     q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else [0.0]
@@ -119,9 +125,10 @@ async def _run(port: int, clients: int, seconds: float, create: bool, key: str) 
 
 def main(argv: list[str]) -> int:
     """Run the load and print the JSON result."""
-    port, clients, seconds = int(argv[0]), int(argv[1]), float(argv[2])
+    ports = [int(port) for port in argv[0].split(",")]
+    clients, seconds = int(argv[1]), float(argv[2])
     key = os.environ.get("BENCH_API_KEY", "")
-    print(json.dumps(asyncio.run(_run(port, clients, seconds, "--create" in argv, key))))
+    print(json.dumps(asyncio.run(_run(ports, clients, seconds, "--create" in argv, key))))
     return 0
 
 

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import attrs
@@ -24,11 +24,18 @@ READY_TIMEOUT = 30.0
 
 @attrs.frozen
 class Served:
-    """A server process listening on ``127.0.0.1:port``; ``key`` is its bearer key."""
+    """A server listening on ``127.0.0.1:port``; ``key`` is its bearer key. ``ports`` are the
+    ports of all its replicas (``port`` is the first)."""
 
     port: int
     key: str
     pid: int
+    ports: tuple[int, ...] = ()
+
+    @property
+    def all_ports(self) -> tuple[int, ...]:
+        """Every replica's port."""
+        return self.ports or (self.port,)
 
     @property
     def base_url(self) -> str:
@@ -91,22 +98,32 @@ def _process(args: list[str], port: int, key: str, workdir: Path) -> Iterator[Se
 
 
 @contextmanager
-def serve_tasklife() -> Iterator[Served]:
-    """``tasklife serve`` (manual steps) on a free port over a fresh SQLite file."""
-    port, key = _free_port(), secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix="tasklife-bench-") as tmp:
-        args = [sys.executable, "-m", "tasklife", "serve", "--host", "127.0.0.1",
-                "--port", str(port), "--db", str(Path(tmp) / "bench.sqlite3"),
-                "--step-seconds", "0"]  # fmt: skip
-        with _process(args, port, key, Path(tmp)) as served:
-            yield served
+def serve_tasklife(*, db: str | None = None, replicas: int = 1) -> Iterator[Served]:
+    """``tasklife serve`` (manual steps) on free ports over a fresh SQLite file, or over ``db``
+    (a PostgreSQL connection string; a fresh schema), ``replicas`` processes on one database."""
+    key = secrets.token_hex(16)
+    with tempfile.TemporaryDirectory(prefix="tasklife-bench-") as tmp, ExitStack() as stack:
+        where = ["--db", str(Path(tmp) / "bench.sqlite3")]
+        if db is not None:
+            where = ["--db", db, "--db-schema", f"bench_{secrets.token_hex(6)}"]
+        started = []
+        for _ in range(replicas):
+            port = _free_port()
+            args = [sys.executable, "-m", "tasklife", "serve", "--host", "127.0.0.1",
+                    "--port", str(port), *where, "--step-seconds", "0"]  # fmt: skip
+            started.append(stack.enter_context(_process(args, port, key, Path(tmp))))
+        ports = tuple(s.port for s in started)
+        yield Served(ports[0], key, started[0].pid, ports)
 
 
 @contextmanager
-def serve_bare() -> Iterator[Served]:
-    """The bare FastAPI app (``bench.bare_app``) on a free port, served the same way."""
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="tasklife-bench-") as tmp:
-        args = [sys.executable, "-m", "bench.bare_app", str(port)]
-        with _process(args, port, "", Path(tmp)) as served:
-            yield served
+def serve_bare(*, replicas: int = 1) -> Iterator[Served]:
+    """The bare FastAPI app (``bench.bare_app``) on free ports, served the same way."""
+    with tempfile.TemporaryDirectory(prefix="tasklife-bench-") as tmp, ExitStack() as stack:
+        started = []
+        for _ in range(replicas):
+            port = _free_port()
+            args = [sys.executable, "-m", "bench.bare_app", str(port)]
+            started.append(stack.enter_context(_process(args, port, "", Path(tmp))))
+        ports = tuple(s.port for s in started)
+        yield Served(ports[0], "", started[0].pid, ports)

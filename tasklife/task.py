@@ -581,6 +581,14 @@ class Task:
         Its layout is ``tasklife.layout.TaskDict`` (JSON Schema: ``tasklife/task.schema.json``).
         """
         with self._lock:
+            whole = self.head()  # a fresh dict: history goes last, without a copy
+            whole["history"] = [r.to_dict() for r in self._history]
+            return cast("TaskDict", whole)
+
+    def head(self) -> dict[str, Any]:
+        """``to_dict()`` without ``history``: what a store keeps beside the records (it reads
+        no record)."""
+        with self._lock:
             return {
                 "schema_version": SCHEMA_VERSION,
                 "id": self._id,
@@ -588,7 +596,6 @@ class Task:
                 "version": len(self._history),
                 "steps": self._steps,
                 "created_at": self._created_at.isoformat(),
-                "history": [r.to_dict() for r in self._history],
             }
 
     @classmethod

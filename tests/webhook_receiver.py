@@ -46,6 +46,8 @@ class Receiver:
     default: int | str = 200
     answer_finished: bool | None = None
     release: threading.Event = attrs.Factory(threading.Event)
+    held: threading.Event = attrs.Factory(threading.Event)
+    """Set once a request is held by ``HANG``."""
     lock: threading.Lock = attrs.Factory(threading.Lock)
     arrived: threading.Condition = attrs.Factory(threading.Condition)
 
@@ -76,6 +78,7 @@ def _handler(state: Receiver) -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 answer = state.script.pop(0) if state.script else state.default
             if answer == HANG:
+                state.held.set()
                 state.release.wait(60)
             with state.arrived:
                 state.deliveries.append(Delivery(self.path, dict(self.headers.items()), body))

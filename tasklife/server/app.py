@@ -27,11 +27,11 @@ the pydantic-v1 shape ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``;
 ``max_body_bytes`` is 413; a store that cannot be written is 503.
 
 The app is the HTTP entry point over ``tasklife.service.TaskService`` (the use cases), which
-knows nothing of HTTP. Endpoints are ``async def`` and call the service inline: a request does
-a couple of short SQLite statements, which costs less than handing it to a worker thread (the
-comparison is in BENCHMARKS.md). Answers that can be large (a task view, a page, a history) are
-the exception: they are built and encoded off the event loop, within a memory bound
-(``tasklife.server.answers``). The ticker runs in its own thread.
+knows nothing of HTTP. Endpoints are ``async def`` and await the service, which runs the
+requests that arrived together in one transaction (group commit: see
+``tasklife.service.writer``; on SQLite the event loop runs each batch itself). Answers that
+can be large (a task view, a page, a history) are built and encoded off the event loop, within
+a memory bound (``tasklife.server.answers``). The ticker runs in its own thread.
 """
 
 import hashlib
@@ -168,6 +168,7 @@ def create_app(
         finally:
             if ticker is not None:
                 ticker.stop()
+            service.close()
 
     app = FastAPI(
         title="tasklife",
@@ -203,29 +204,29 @@ def _api(service: TaskService) -> APIRouter:
     page_limits = PageLimits()
     query_id = Annotated[str, Query(description="ID of the task")]
 
-    def act(who: str, task_id: str, action: Action) -> Response:
-        service.act(who, _task_id(task_id, "query"), action)
+    async def act(who: str, task_id: str, action: Action) -> Response:
+        await service.act_async(who, _task_id(task_id, "query"), action)
         return Response(_EMPTY, media_type=_JSON)
 
     @router.put("/pause-task")
     async def pause_task(task_id: query_id, request: Request) -> Response:
         """Pause a running task; its step counter is kept."""
-        return act(_owner(request), task_id, Action.PAUSE)
+        return await act(_owner(request), task_id, Action.PAUSE)
 
     @router.put("/resume-task")
     async def resume_task(task_id: query_id, request: Request) -> Response:
         """Resume a paused task from the step where it was paused; a stopped task is 409."""
-        return act(_owner(request), task_id, Action.RESUME)
+        return await act(_owner(request), task_id, Action.RESUME)
 
     @router.put("/stop-task")
     async def stop_task(task_id: query_id, request: Request) -> Response:
         """Stop a task irreversibly; on an already finished, failed or stopped task, a no-op."""
-        return act(_owner(request), task_id, Action.STOP)
+        return await act(_owner(request), task_id, Action.STOP)
 
     @router.post("/run-task")
     async def run_task(body: RunTaskRequest, request: Request) -> JSONAnswer:
         """Create a task; it starts running at once."""
-        record = service.run_task(
+        record = await service.run_task_async(
             _owner(request),
             body.task,
             llm_model=body.llm_model,
@@ -243,7 +244,7 @@ def _api(service: TaskService) -> APIRouter:
     @router.get("/task/{task_id}/status")
     async def get_task_status(task_id: str, request: Request) -> Response:
         """The task's status as a bare JSON string."""
-        status = service.status(_owner(request), _task_id(task_id, "path"))
+        status = await service.status_async(_owner(request), _task_id(task_id, "path"))
         return Response(f'"{status.value}"'.encode(), media_type=_JSON)
 
     @router.get("/tasks")
@@ -278,12 +279,13 @@ def _emulator(service: TaskService) -> APIRouter:
         steps: Annotated[int, Query(ge=1, le=MAX_AGENT_STEPS)] = 1,
     ) -> JSONAnswer:
         """Take ``steps`` steps now (running tasks only); the task finishes at its limit."""
-        return JSONAnswer(service.advance(_owner(request), _task_id(task_id, "path"), steps))
+        owner, checked = _owner(request), _task_id(task_id, "path")
+        return JSONAnswer(await service.advance_async(owner, checked, steps))
 
     @router.post("/task/{task_id}/finish")
     async def emulator_finish(task_id: str, request: Request) -> JSONAnswer:
         """Finish a running task now."""
-        return JSONAnswer(service.finish(_owner(request), _task_id(task_id, "path")))
+        return JSONAnswer(await service.finish_async(_owner(request), _task_id(task_id, "path")))
 
     @router.post("/task/{task_id}/fail")
     async def emulator_fail(
@@ -292,7 +294,8 @@ def _emulator(service: TaskService) -> APIRouter:
         reason: Annotated[str | None, Query(max_length=1000)] = None,
     ) -> JSONAnswer:
         """Fail a created, running or paused task now."""
-        return JSONAnswer(service.fail(_owner(request), _task_id(task_id, "path"), reason))
+        owner, checked = _owner(request), _task_id(task_id, "path")
+        return JSONAnswer(await service.fail_async(owner, checked, reason))
 
     @router.get("/task/{task_id}/history")
     async def emulator_history(task_id: str, request: Request) -> Response:

@@ -103,6 +103,8 @@ _DUE: Final = (
 )
 _LEASE: Final = "UPDATE {webhook_deliveries} SET lease_until = %s, claim = claim + 1 WHERE id IN "
 _RELEASE: Final = "UPDATE {webhook_deliveries} SET lease_until = NULL WHERE id = %s AND claim = %s"
+_HELD: Final = "SELECT id, claim FROM {webhook_deliveries} WHERE id IN "
+_DROP: Final = "DELETE FROM {webhook_deliveries} WHERE id IN "
 _DELIVERED: Final = "DELETE FROM {webhook_deliveries} WHERE id = %s AND claim = %s"
 _RETRY: Final = (
     "UPDATE {webhook_deliveries} SET attempts = %s, due_at = %s, lease_until = NULL, "
@@ -261,16 +263,35 @@ def settle(
 ) -> Flow[list[tuple[Settled, datetime | None]]]:
     """Record what each posted row's attempt did (``problem`` None: answered 2xx) and release
     the ``unsent`` ones; for each posted row, what became of it (see ``delivered``/``failed``)."""
+    done = [claimed for claimed, problem in posted if problem is None]
+    lost = yield from _drop(sql, done)
     out: list[tuple[Settled, datetime | None]] = []
     for claimed, problem in posted:
         if problem is None:
-            kept = yield from delivered(sql, claimed)
-            out.append(("delivered" if kept else "lost", None))
+            out.append(("lost" if claimed.id in lost else "delivered", None))
         else:
             out.append((yield from failed(sql, claimed, problem, now, delays)))
     for claimed in unsent:
         yield Statement(sql.text(_RELEASE), (claimed.id, claimed.claim))
     return out
+
+
+def _drop(sql: Sql, done: Sequence[Claimed]) -> Flow[set[int]]:
+    """Drop delivered rows still held under their claim, in two statements whatever their
+    number; the ids of the others (their lease was lost meanwhile: left as they are)."""
+    if not done:
+        return set()
+    marks = "(" + ", ".join(["%s"] * len(done)) + ")"
+    # Wait for row locks here, never skip: a claimer briefly locks rows it then finds leased
+    # (its snapshot predates the lease), and a skipped row would stay leased, undelivered.
+    lock = " FOR UPDATE" if sql.engine == "postgresql" else ""
+    held = yield Statement(sql.text(_HELD + marks) + lock, tuple(c.id for c in done))
+    claims = {(int(row_id), int(claim)) for row_id, claim in held.rows}
+    ours = [c.id for c in done if (c.id, c.claim) in claims]
+    if ours:
+        marks = "(" + ", ".join(["%s"] * len(ours)) + ")"
+        yield Statement(sql.text(_DROP + marks), tuple(ours))
+    return {c.id for c in done} - set(ours)
 
 
 def delivered(sql: Sql, claimed: Claimed) -> Flow[bool]:

@@ -80,6 +80,8 @@ MAX_ANSWER_BYTES: Final = 4096
 DEFAULT_CURSOR: Final = "webhooks"
 _BATCH: Final = 100
 _IDLE: Final = 0.5  # seconds an idle loop waits before looking again (other replicas' rows)
+_EAGER: Final = 0.01  # seconds between looks for a change a wake-up announced
+_EAGER_TRIES: Final = 20
 _USER_AGENT: Final = "tasklife-webhooks"
 R = TypeVar("R")
 
@@ -111,8 +113,8 @@ def service_metadata(store: Sql) -> MetadataOf:
     sql = SERVICE.sql(store)
 
     def metadata(tx: SQLTransaction, task_id: str) -> Mapping[str, Any] | None:
-        row = tx.run_flow(row_of(sql, task_id, lock=False))
-        return None if row is None else row.metadata
+        found = tx.run_flow(row_of(sql, task_id, lock=False))
+        return None if found is None else found[0].metadata
 
     return metadata
 
@@ -260,7 +262,7 @@ class WebhookSender:
             if events:
                 tx.run_flow(deliveries.enqueue(self._sql, events, self._clock()))
         if events:
-            self._wake()
+            self._wake(len(events))
         return len(changes)
 
     def send_test(self) -> None:
@@ -268,7 +270,7 @@ class WebhookSender:
         at = self._clock()
         body = _json(webhook_test_envelope(at=at))
         self._run(deliveries.enqueue(self._sql, [Event("", "test", at, body)], at))
-        self._wake()
+        self._wake(1)
 
     def deliver(self) -> list[Attempt]:
         """Claim up to ``batch`` due events (each the oldest pending one of its task), post
@@ -320,6 +322,12 @@ class WebhookSender:
                 "webhook to %s: event %d (task %r) attempt %d failed: %s; retrying in %.3gs",
                 self._origin, row.id, row.task_id, number, problem,
                 (due - now).total_seconds(),
+            )  # fmt: skip
+        elif outcome == "lost":
+            log.warning(
+                "webhook to %s: event %d (task %r): the lease ran out before attempt %d was "
+                "recorded; another sender took the event over",
+                self._origin, row.id, row.task_id, number,
             )  # fmt: skip
         return Attempt(row.id, row.task_id, number, outcome, code, problem, due)
 
@@ -380,14 +388,22 @@ class WebhookSender:
         self.close()
 
     def _consuming(self) -> None:
-        with self._store.watch() as watch:
-            while not self._stop.is_set():
-                try:
-                    while self.consume() and not self._stop.is_set():
-                        pass
-                except Exception:
-                    log.exception("webhooks: reading the change feed failed; trying again")
-                watch.wait(_IDLE)
+        while not self._stop.is_set():
+            try:
+                with self._store.watch() as watch:
+                    eager = 0
+                    while not self._stop.is_set():
+                        read = 0
+                        while (count := self.consume()) and not self._stop.is_set():
+                            read += count
+                        # A wake-up whose change is not readable yet (the PostgreSQL feed shows
+                        # a commit once older transactions end) is looked for again soon.
+                        eager = eager - 1 if eager and not read else 0
+                        if watch.wait(_EAGER if eager else _IDLE):
+                            eager = _EAGER_TRIES
+            except Exception:  # the database went away: the watch is opened again
+                log.exception("webhooks: reading the change feed failed; trying again")
+                self._stop.wait(_IDLE)
 
     def _delivering(self) -> None:
         while not self._stop.is_set():
@@ -406,10 +422,15 @@ class WebhookSender:
                 if self._generation == seen and not self._stop.is_set():
                     self._queued.wait(wait)
 
-    def _wake(self) -> None:
+    def _wake(self, events: int | None = None) -> None:
+        """Wake as many idle deliverers as ``events`` need (each claims a batch), or all of
+        them: on SQLite every claim takes the write lock, so idle ones are left asleep."""
         with self._queued:
             self._generation += 1
-            self._queued.notify_all()
+            if events is None:
+                self._queued.notify_all()
+            else:
+                self._queued.notify(-(-events // self._batch))
 
     # Internals ---------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ __all__ = [
     "claim_due",
     "count_owned",
     "insert_row",
+    "lock_rows",
     "micros",
     "page_owned",
     "row_of",
@@ -161,7 +162,11 @@ def micros(at: datetime) -> int:
 _COLUMNS: Final = (
     "id, owner, text, llm_model, max_agent_steps, metadata, output, finished_at, due_at"
 )
-_ROW: Final = f"SELECT {_COLUMNS} FROM {{service_tasks}} WHERE id = %s"  # noqa: S608 - constants
+_ROW: Final = (
+    "SELECT s.id, s.owner, s.text, s.llm_model, s.max_agent_steps, s.metadata, s.output, "
+    "s.finished_at, s.due_at, t.token FROM {service_tasks} s JOIN {tasks} t ON t.id = s.id "
+    "WHERE s.id = %s"
+)
 _INSERT: Final = (
     f"INSERT INTO {{service_tasks}} ({_COLUMNS}) "  # noqa: S608 - constants
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -184,10 +189,27 @@ _DUE: Final = (
 )
 
 
-def row_of(sql: Sql, task_id: str, *, lock: bool) -> Flow[ServiceRow | None]:
-    """The service row of ``task_id`` (None: none), locked for this transaction if ``lock``."""
+def row_of(sql: Sql, task_id: str, *, lock: bool) -> Flow[tuple[ServiceRow, int] | None]:
+    """The service row of ``task_id`` and the task's token (None: no such task), the rows
+    locked for this transaction if ``lock``."""
     found = yield Statement(sql.text(_ROW) + (sql.lock if lock else ""), (task_id,))
-    return _row(found.rows[0]) if found.rows else None
+    if not found.rows:
+        return None
+    *row, token = found.rows[0]
+    return _row(tuple(row)), int(token)
+
+
+def lock_rows(sql: Sql, ids: list[str]) -> Flow[None]:
+    """Lock the service rows of ``ids`` for this transaction, in the order given (nothing to
+    do where writers are serialised)."""
+    if not sql.lock or not ids:
+        return
+    marks = ", ".join(["%s"] * len(ids))
+    yield Statement(
+        sql.text(f"SELECT id FROM {{service_tasks}} WHERE id IN ({marks}) ORDER BY id")  # noqa: S608 - placeholders
+        + sql.lock,
+        tuple(ids),
+    )
 
 
 def insert_row(sql: Sql, row: ServiceRow) -> Flow[None]:

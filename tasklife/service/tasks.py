@@ -30,19 +30,24 @@ finish, fail) with origin ``remote``, mirroring the lifecycle table's "who" colu
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import functools
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 import attrs
 
-from tasklife.errors import InvalidArgument, TaskNotRunning
+from tasklife.errors import InvalidArgument, InvalidTransition, TaskNotRunning
 from tasklife.lifecycle import Action, TaskStatus
 from tasklife.service import tables
 from tasklife.service.legacy import import_emulator
 from tasklife.service.tables import SERVICE, ServiceRow, SQLStore, micros
-from tasklife.store import DEFAULT_ATTEMPTS, retried, transact
+from tasklife.service.writer import DEFAULT_BATCH, Writer
+from tasklife.store import DEFAULT_ATTEMPTS, Loaded, transact
 from tasklife.store.drivers import SQLTransaction
 from tasklife.store.plan import Sql
 from tasklife.task import Clock, Task, check_id, utc_now
@@ -70,6 +75,8 @@ __all__ = [
 _EXCERPT: Final = 80  # characters of the task's text quoted in a simulated output
 _CLIENT_ACTIONS: Final = frozenset({Action.PAUSE, Action.RESUME, Action.STOP})
 _TICK_BATCH: Final = 100  # due tasks claimed (and stepped) per transaction of a tick
+_REFUSALS: Final = (TaskNotFound, InvalidTransition, TaskNotRunning, InvalidArgument)
+"""What the works raise, always before they write (see ``tasklife.service.writer``)."""
 
 T = TypeVar("T")
 
@@ -136,6 +143,11 @@ class ServiceTask:
         }
 
 
+Work = Callable[[SQLTransaction], T]
+Keyed = tuple[Work[T], str]
+"""A work and the task whose row it changes (locked at the start of its batch)."""
+
+
 class TaskService:
     """The server's use cases over a SQL task store; safe to call from many threads.
 
@@ -143,6 +155,13 @@ class TaskService:
     themselves; ``tick()`` then steps every running task once per call). Nothing is read or
     written until ``open()`` (or the first use case, which opens the service): it creates the
     service's tables, or moves an old ``tasklife serve`` file's tasks into them.
+
+    Every use case runs on the service's writer thread (``tasklife.service.writer``: group
+    commit, ``batch`` works per transaction); each has a blocking face (``act``) and an
+    awaitable one (``act_async``) for an event loop. The writer keeps the last saved state of
+    up to ``cache_size`` recently used tasks and uses it when the stored token shows that no
+    one (no other replica) changed the task since, so an action costs no read of the task's
+    history however long it grew. ``close()`` stops the writer.
     """
 
     def __init__(
@@ -153,6 +172,8 @@ class TaskService:
         step_seconds: float = 0,
         max_attempts: int = DEFAULT_ATTEMPTS,
         new_id: Callable[[], str] = new_task_id,
+        batch: int = DEFAULT_BATCH,
+        cache_size: int = 10_000,
     ) -> None:
         if type(max_attempts) is not int or max_attempts < 1:
             raise InvalidArgument("max_attempts", f"must be a positive integer: {max_attempts!r}")
@@ -160,18 +181,35 @@ class TaskService:
             raise InvalidArgument(
                 "step_seconds", f"must be 0 or more, under a day, not {step_seconds!r}"
             )
+        for name, value in (("batch", batch), ("cache_size", cache_size)):
+            if type(value) is not int or value < 1:
+                raise InvalidArgument(name, f"must be a positive integer, not {value!r}")
         self.store = store
         self._clock = clock
         self._period = round(step_seconds * 1_000_000)
-        self._max_attempts = max_attempts
         self._new_id = new_id
         self._opened: Sql | None = None
         self._opening = threading.Lock()
+        self._cache: OrderedDict[str, Loaded] = OrderedDict()
+        self._pending: list[tuple[Work[Any], str | None, asyncio.Future[Any]]] = []
+        self._cache_size = cache_size
+        self._writer = Writer(
+            store,
+            attempts=max_attempts,
+            batch=batch,
+            on_rollback=self._cache.clear,
+            prepare=self._lock_rows,
+            clean=_REFUSALS,
+        )
 
     def open(self) -> TaskService:
         """Create the service's tables (or bring them up to date); idempotent. Returns self."""
         self._open()
         return self
+
+    def close(self) -> None:
+        """Finish the queued work and stop the writer thread; the store stays open."""
+        self._writer.close()
 
     # use cases ---------------------------------------------------------------------------
 
@@ -190,6 +228,127 @@ class TaskService:
         encoded (``check_text``), ``max_agent_steps`` is outside 1..200 or ``metadata`` has
         more than 10 pairs.
         """
+        return self._wait(self._adding(owner, text, llm_model, max_agent_steps, metadata))
+
+    async def run_task_async(
+        self,
+        owner: str,
+        text: str,
+        *,
+        llm_model: str = DEFAULT_LLM_MODEL,
+        max_agent_steps: int = DEFAULT_MAX_AGENT_STEPS,
+        metadata: dict[str, str] | None = None,
+    ) -> ServiceTask:
+        """``run_task`` for an event loop."""
+        work = self._adding(owner, text, llm_model, max_agent_steps, metadata)
+        return await self._await(work)
+
+    def act(self, owner: str, task_id: str, action: Action) -> bool:
+        """Apply a client action (pause, resume, stop); False when it was a no-op.
+
+        Raises ``tasklife.v1.TaskNotFound``, the domain's ``InvalidTransition`` when the table
+        refuses, or ``TooManyConflicts`` when concurrent writers kept winning every attempt.
+        """
+        return self._wait(*self._acting(owner, task_id, action))
+
+    async def act_async(self, owner: str, task_id: str, action: Action) -> bool:
+        """``act`` for an event loop."""
+        return await self._await(*self._acting(owner, task_id, action))
+
+    def advance(self, owner: str | None, task_id: str, steps: int = 1) -> dict[str, Any]:
+        """Take ``steps`` steps of simulated progress; finishes the task at its step limit.
+
+        Steps beyond ``max_agent_steps`` are not taken. Raises ``TaskNotRunning`` unless the
+        task is running.
+        """
+        return self._wait(*self._advancing(owner, task_id, steps))
+
+    async def advance_async(
+        self, owner: str | None, task_id: str, steps: int = 1
+    ) -> dict[str, Any]:
+        """``advance`` for an event loop."""
+        return await self._await(*self._advancing(owner, task_id, steps))
+
+    def finish(self, owner: str | None, task_id: str) -> dict[str, Any]:
+        """Finish a running task now, as if its agent had completed it."""
+        return self._wait(*self._finishing(owner, task_id))
+
+    async def finish_async(self, owner: str | None, task_id: str) -> dict[str, Any]:
+        """``finish`` for an event loop."""
+        return await self._await(*self._finishing(owner, task_id))
+
+    def fail(self, owner: str | None, task_id: str, reason: str | None = None) -> dict[str, Any]:
+        """Fail a created, running or paused task now, recording ``reason``."""
+        return self._wait(*self._failing(owner, task_id, reason))
+
+    async def fail_async(
+        self, owner: str | None, task_id: str, reason: str | None = None
+    ) -> dict[str, Any]:
+        """``fail`` for an event loop."""
+        return await self._await(*self._failing(owner, task_id, reason))
+
+    def read(self, owner: str | None, task_id: str, render: Callable[[ServiceTask], T]) -> T:
+        """``render(record)`` of the task as stored (task and service row read together).
+
+        ``render`` runs on the writer thread, while no one changes the task. Raises
+        ``tasklife.v1.TaskNotFound`` if the task is missing or not ``owner``'s.
+        """
+        check_id(task_id, "task_id")
+        sql = self._open()
+
+        def work(tx: SQLTransaction) -> T:
+            row, token = self._row(tx, sql, owner, task_id, lock=False)
+            return render(ServiceTask(self._loaded(tx, task_id, token).task, token, row))
+
+        return self._wait(work)
+
+    def status(self, owner: str, task_id: str) -> TaskStatus:
+        """The task's current status (one small read)."""
+        return self._wait(self._status(owner, task_id))
+
+    async def status_async(self, owner: str, task_id: str) -> TaskStatus:
+        """``status`` for an event loop."""
+        return await self._await(self._status(owner, task_id))
+
+    def page(self, owner: str, page: int, limit: int) -> TaskPage:
+        """One page of ``owner``'s tasks, newest first (``page`` from 1)."""
+        check_page(page, limit)
+        sql = self._open()
+
+        def work(tx: SQLTransaction) -> TaskPage:
+            total = tx.run_flow(tables.count_owned(sql, owner))
+            offset = (page - 1) * limit
+            items = (
+                [] if offset >= total else tx.run_flow(tables.page_owned(sql, owner, limit, offset))
+            )
+            return task_page(items, page=page, limit=limit, total=total)
+
+        return self._wait(work)
+
+    def tick(self) -> int:
+        """Take one step of every running task whose step is due; returns how many stepped.
+
+        With ``step_seconds`` 0 every running task is due, once per call.
+        """
+        sql = self._open()
+        now = micros(self._clock())
+        stepped = 0
+        while True:
+            claimed, moved = self._wait(lambda tx: self._tick_batch(tx, sql, now))
+            stepped += moved
+            if claimed < _TICK_BATCH:
+                return stepped
+
+    # the works ---------------------------------------------------------------------------
+
+    def _adding(
+        self,
+        owner: str,
+        text: str,
+        llm_model: str,
+        max_agent_steps: int,
+        metadata: dict[str, str] | None,
+    ) -> Work[ServiceTask]:
         check_text(text, "task")
         check_text(llm_model, "llm_model")
         if type(max_agent_steps) is not int or not 1 <= max_agent_steps <= MAX_AGENT_STEPS_LIMIT:
@@ -210,30 +369,21 @@ class TaskService:
         row = ServiceRow(task.id, owner, text, llm_model, max_agent_steps, pairs)
         self._schedule(row, task)
 
-        def add(tx: SQLTransaction) -> ServiceTask:
+        def work(tx: SQLTransaction) -> ServiceTask:
             loaded = tx.add(task)
             tx.run_flow(tables.insert_row(sql, row))
+            self._remember(loaded)
             return ServiceTask(task, loaded.token, row)
 
-        return retried(self.store, add, attempts=self._max_attempts)
+        return work
 
-    def act(self, owner: str, task_id: str, action: Action) -> bool:
-        """Apply a client action (pause, resume, stop); False when it was a no-op.
-
-        Raises ``tasklife.v1.TaskNotFound``, the domain's ``InvalidTransition`` when the table
-        refuses, or ``TooManyConflicts`` when concurrent writers kept winning every attempt.
-        """
+    def _acting(self, owner: str, task_id: str, action: Action) -> Keyed[bool]:
         action = Action(action)
         if action not in _CLIENT_ACTIONS:
             raise InvalidArgument("action", f"{action} is not a client action")
-        return self._change(owner, task_id, lambda record: record.task.apply(action))
+        return self._changing(owner, task_id, lambda record: record.task.apply(action))
 
-    def advance(self, owner: str | None, task_id: str, steps: int = 1) -> dict[str, Any]:
-        """Take ``steps`` steps of simulated progress; finishes the task at its step limit.
-
-        Steps beyond ``max_agent_steps`` are not taken. Raises ``TaskNotRunning`` unless the
-        task is running.
-        """
+    def _advancing(self, owner: str | None, task_id: str, steps: int) -> Keyed[dict[str, Any]]:
         if type(steps) is not int or steps < 1:
             raise InvalidArgument("steps", f"must be a positive integer, not {steps!r}")
 
@@ -241,19 +391,18 @@ class TaskService:
             self._step(record, steps)
             return summary(record)
 
-        return self._change(owner, task_id, change)
+        return self._changing(owner, task_id, change)
 
-    def finish(self, owner: str | None, task_id: str) -> dict[str, Any]:
-        """Finish a running task now, as if its agent had completed it."""
-
+    def _finishing(self, owner: str | None, task_id: str) -> Keyed[dict[str, Any]]:
         def change(record: ServiceTask) -> dict[str, Any]:
             self._finish(record)
             return summary(record)
 
-        return self._change(owner, task_id, change)
+        return self._changing(owner, task_id, change)
 
-    def fail(self, owner: str | None, task_id: str, reason: str | None = None) -> dict[str, Any]:
-        """Fail a created, running or paused task now, recording ``reason``."""
+    def _failing(
+        self, owner: str | None, task_id: str, reason: str | None
+    ) -> Keyed[dict[str, Any]]:
         if reason is not None:
             check_text(reason, "reason")
 
@@ -261,60 +410,64 @@ class TaskService:
             record.task.apply(Action.FAIL, origin="remote", reason=reason)
             return summary(record)
 
-        return self._change(owner, task_id, change)
+        return self._changing(owner, task_id, change)
 
-    def read(self, owner: str | None, task_id: str, render: Callable[[ServiceTask], T]) -> T:
-        """``render(record)`` of the task as stored (task and service row read together).
-
-        Raises ``tasklife.v1.TaskNotFound`` if the task is missing or not ``owner``'s.
-        """
+    def _status(self, owner: str, task_id: str) -> Work[TaskStatus]:
         check_id(task_id, "task_id")
         sql = self._open()
-        with self.store.transaction() as tx:
-            row = self._row(tx, sql, owner, task_id, lock=False)
-            loaded = tx.load(task_id)
-        return render(ServiceTask(loaded.task, loaded.token, row))
 
-    def status(self, owner: str, task_id: str) -> TaskStatus:
-        """The task's current status (one small read)."""
-        check_id(task_id, "task_id")
-        sql = self._open()
-        with self.store.transaction() as tx:
+        def work(tx: SQLTransaction) -> TaskStatus:
             found = tx.run_flow(tables.status_of(sql, task_id))
-        if found is None or found[0] != owner:
-            raise TaskNotFound.for_task(task_id)
-        status: TaskStatus = found[1]
-        return status
+            if found is None or found[0] != owner:
+                raise TaskNotFound.for_task(task_id)
+            status: TaskStatus = found[1]
+            return status
 
-    def page(self, owner: str, page: int, limit: int) -> TaskPage:
-        """One page of ``owner``'s tasks, newest first (``page`` from 1)."""
-        check_page(page, limit)
+        return work
+
+    def _changing(
+        self, owner: str | None, task_id: str, change: Callable[[ServiceTask], T]
+    ) -> Keyed[T]:
+        """Lock the service row, ``change`` the task, save the task and the row."""
+        check_id(task_id, "task_id")
         sql = self._open()
-        with self.store.transaction() as tx:
-            total = tx.run_flow(tables.count_owned(sql, owner))
-            offset = (page - 1) * limit
-            items = (
-                [] if offset >= total else tx.run_flow(tables.page_owned(sql, owner, limit, offset))
-            )
-        return task_page(items, page=page, limit=limit, total=total)
 
-    def tick(self) -> int:
-        """Take one step of every running task whose step is due; returns how many stepped.
+        def work(tx: SQLTransaction) -> T:
+            row, token = self._row(tx, sql, owner, task_id, lock=True)
+            return self._apply(tx, sql, row, token, change)[0]
 
-        With ``step_seconds`` 0 every running task is due, once per call.
-        """
-        sql = self._open()
-        now = micros(self._clock())
-        stepped = 0
-        while True:
-            claimed = retried(
-                self.store, lambda tx: self._tick_batch(tx, sql, now), attempts=self._max_attempts
-            )
-            stepped += claimed[1]
-            if claimed[0] < _TICK_BATCH:
-                return stepped
+        return work, task_id  # the row its batch locks first
 
     # internals ---------------------------------------------------------------------------
+
+    def _wait(self, work: Work[T], key: str | None = None) -> T:
+        return self._writer.submit(work, key).result()
+
+    async def _await(self, work: Work[T], key: str | None = None) -> T:
+        """Run ``work`` for an event loop: on SQLite in a batch the loop runs itself (the
+        requests that arrived together, once the loop has read them), elsewhere (PostgreSQL,
+        whose round trips the loop must not wait for) on the writer thread."""
+        if self.store.sql.engine != "sqlite":
+            return await asyncio.wrap_future(self._writer.submit(work, key))
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
+        self._pending.append((work, key, waiter))
+        if len(self._pending) == 1:
+            loop.call_soon(self._flush, loop)
+        return await waiter
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run the works the loop gathered, in batches, and answer their waiters."""
+        pending, self._pending = self._pending, []
+        futures = self._writer.run_now([(work, key) for work, key, _ in pending])
+        for future, (_, _, waiter) in zip(futures, pending, strict=True):
+            if future.done():
+                _answer(future, waiter)
+            else:  # running again on the writer thread
+                future.add_done_callback(functools.partial(_answer_soon, loop, waiter))
+
+    def _lock_rows(self, tx: SQLTransaction, ids: list[str]) -> None:
+        tx.run_flow(tables.lock_rows(self._open(), ids))
 
     def _open(self) -> Sql:
         opened = self._opened
@@ -335,10 +488,10 @@ class TaskService:
         claimed = tx.run_flow(tables.claim_due(sql, now, _TICK_BATCH))
         stepped = 0
         for task_id in claimed:
-            row = self._row(tx, sql, None, task_id, lock=False)  # claim_due locked it
+            row, token = self._row(tx, sql, None, task_id, lock=False)  # claim_due locked it
             due = now if row.due_at is None else row.due_at
             try:
-                _, record = self._apply(tx, sql, row, lambda r: self._step(r, 1))
+                _, record = self._apply(tx, sql, row, token, lambda r: self._step(r, 1))
                 stepped += 1
                 running = record.task.status is TaskStatus.RUNNING
             except TaskNotRunning:  # changed by hand in the database: nothing to step
@@ -348,22 +501,12 @@ class TaskService:
             tx.run_flow(tables.update_row(sql, row))
         return len(claimed), stepped
 
-    def _change(self, owner: str | None, task_id: str, change: Callable[[ServiceTask], T]) -> T:
-        """Lock the service row, load, ``change``, save the task and the row; retried."""
-        check_id(task_id, "task_id")
-        sql = self._open()
-
-        def work(tx: SQLTransaction) -> T:
-            row = self._row(tx, sql, owner, task_id, lock=True)
-            return self._apply(tx, sql, row, change)[0]
-
-        return retried(self.store, work, attempts=self._max_attempts)
-
     def _apply(
         self,
         tx: SQLTransaction,
         sql: Sql,
         row: ServiceRow,
+        token: int,
         change: Callable[[ServiceTask], T],
     ) -> tuple[T, ServiceTask]:
         """``change`` on the task through the unit of work, then the service row it implies."""
@@ -371,10 +514,13 @@ class TaskService:
         made: list[ServiceTask] = []
 
         def act(task: Task) -> T:
-            made.append(ServiceTask(task, 0, row))
+            made.append(ServiceTask(task, token, row))
             return change(made[-1])
 
-        outcome = transact(tx, row.id, act)
+        cached = self._cache.get(row.id)
+        held = cached if cached is not None and cached.token == token else None
+        outcome = transact(tx, row.id, act, loaded=held)
+        self._remember(outcome.loaded)
         record = made[-1]
         record.token = outcome.loaded.token
         _note_terminal(record)
@@ -383,13 +529,29 @@ class TaskService:
             tx.run_flow(tables.update_row(sql, row))
         return outcome.result, record
 
+    def _loaded(self, tx: SQLTransaction, task_id: str, token: int) -> Loaded:
+        """The task at ``token``: the writer's own copy when it is that one, else loaded."""
+        cached = self._cache.get(task_id)
+        if cached is not None and cached.token == token:
+            return cached
+        loaded = tx.load(task_id)
+        self._remember(loaded)
+        return loaded
+
+    def _remember(self, loaded: Loaded) -> None:
+        cache = self._cache
+        cache[loaded.task.id] = loaded
+        cache.move_to_end(loaded.task.id)
+        if len(cache) > self._cache_size:
+            cache.popitem(last=False)
+
     def _row(
         self, tx: SQLTransaction, sql: Sql, owner: str | None, task_id: str, *, lock: bool
-    ) -> ServiceRow:
-        row = tx.run_flow(tables.row_of(sql, task_id, lock=lock))
-        if row is None or (owner is not None and row.owner != owner):
+    ) -> tuple[ServiceRow, int]:
+        found = tx.run_flow(tables.row_of(sql, task_id, lock=lock))
+        if found is None or (owner is not None and found[0].owner != owner):
             raise TaskNotFound.for_task(task_id)
-        return row
+        return found
 
     def _schedule(self, row: ServiceRow, task: Task) -> None:
         """Keep ``due_at`` set exactly while the task runs: one period after it (re)started."""
@@ -414,6 +576,26 @@ class TaskService:
         excerpt = text if len(text) <= _EXCERPT else f"{text[:_EXCERPT]}…"
         steps = record.task.steps
         record.row.output = f"Simulated result after {steps} step(s) for the task: {excerpt}"
+
+
+def _answer_soon(
+    loop: asyncio.AbstractEventLoop,
+    waiter: asyncio.Future[Any],
+    done: concurrent.futures.Future[Any],
+) -> None:
+    """``_answer`` on the loop's thread (called on the writer thread)."""
+    loop.call_soon_threadsafe(_answer, done, waiter)
+
+
+def _answer(done: concurrent.futures.Future[Any], waiter: asyncio.Future[Any]) -> None:
+    """Hand a finished work's outcome to the coroutine waiting for it (unless it gave up)."""
+    if waiter.cancelled():
+        return
+    error = done.exception()
+    if error is None:
+        waiter.set_result(done.result())
+    else:
+        waiter.set_exception(error)
 
 
 def _note_terminal(record: ServiceTask) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, TypeVar, cast
 
@@ -207,8 +207,7 @@ def add(sql: Sql, task: Task, clock: Clock) -> Flow[Loaded]:
 def save(sql: Sql, loaded: Loaded, clock: Clock) -> Flow[Loaded]:
     """Write what changed since ``loaded`` if the token is still ``loaded.token``."""
     task = loaded.task
-    data = cast("dict[str, Any]", task.to_dict())  # the head and history, split below
-    history = data.pop("history")
+    data = task.head()  # the records are written one by one: only the new ones are encoded
     if data["version"] < loaded.version:
         raise InvalidTaskData(
             "history", f"has {data['version']} records, fewer than the {loaded.version} stored: "
@@ -219,11 +218,13 @@ def save(sql: Sql, loaded: Loaded, clock: Clock) -> Flow[Loaded]:
         if actual != loaded.token:
             raise StoreConflict(task.id, loaded.token, actual)
         return loaded
-    new = history[loaded.version :]
+    new = [record.to_dict() for record in task.history[loaded.version : data["version"]]]
     if sql.save_in_one is None:
         token = yield from _update(sql, data, loaded.token)
-        yield from _insert_records(sql, task.id, new)
-        yield from _append(sql, task.id, token, [("record", json.dumps(r)) for r in new], clock)
+        encoded = [json.dumps(r) for r in new]  # once, for the record and its feed entry
+        rows = [(task.id, r["seq"], text) for r, text in zip(new, encoded, strict=True)]
+        yield from _insert_many(sql, _INSERT_RECORDS, rows)
+        yield from _append(sql, task.id, token, [("record", text) for text in encoded], clock)
     else:
         token = yield from _save_in_one(sql, data, loaded.token, new, clock)
     return Loaded(task, token, data["version"], data["steps"])
@@ -233,7 +234,7 @@ def _save_in_one(
     sql: Sql,
     data: dict[str, Any],
     expected: int,
-    new: list[dict[str, Any]],
+    new: Sequence[Mapping[str, Any]],
     clock: Clock,
 ) -> Flow[int]:
     """The whole save in one statement: the conditional update, the records, the feed

@@ -37,6 +37,7 @@ from tasklife.store.errors import StoreConflict, TooManyConflicts
 from tasklife.store.port import (
     AsyncTaskStore,
     AsyncTransaction,
+    Loaded,
     Outcome,
     TaskStore,
     Transaction,
@@ -57,6 +58,7 @@ def transact(
     act: Callable[[Task], T],
     *,
     attempts: int = DEFAULT_ATTEMPTS,
+    loaded: Loaded | None = None,
 ) -> Outcome[T]:
     """Load ``task_id``, call ``act(task)``, save what it changed; retried on conflict.
 
@@ -64,14 +66,19 @@ def transact(
     afterwards. Raises what ``act`` raises (nothing is written), ``TaskNotStored``, and
     ``TooManyConflicts`` after ``attempts`` lost races (``StoreConflict`` at once when
     ``target`` is a transaction: see the module).
+
+    ``loaded``: the task as the caller already holds it (a cache's copy, say), used for the
+    first attempt instead of a load; ``act`` then changes the caller's ``Task`` itself. A stale
+    one is caught by the save's token check (the next attempt loads afresh).
     """
     _Retry(task_id, attempts)  # checks ``attempts`` before anything is read
     if not _is_store(target):
-        return _once(cast("Transaction", target), task_id, act, 1)
+        return _once(cast("Transaction", target), task_id, act, 1, loaded)
     made = itertools.count(1)
+    first = itertools.chain([True], itertools.repeat(False))
     return retried(
         cast("TaskStore", target),
-        lambda tx: _once(tx, task_id, act, next(made)),
+        lambda tx: _once(tx, task_id, act, next(made), loaded if next(first) else None),
         attempts=attempts,
     )
 
@@ -82,15 +89,17 @@ async def async_transact(
     act: Callable[[Task], T],
     *,
     attempts: int = DEFAULT_ATTEMPTS,
+    loaded: Loaded | None = None,
 ) -> Outcome[T]:
     """``transact`` for an ``AsyncTaskStore`` or an ``AsyncTransaction``."""
     _Retry(task_id, attempts)
     if not _is_store(target):
-        return await _async_once(cast("AsyncTransaction", target), task_id, act, 1)
+        return await _async_once(cast("AsyncTransaction", target), task_id, act, 1, loaded)
     made = itertools.count(1)
+    first = itertools.chain([True], itertools.repeat(False))
     return await async_retried(
         cast("AsyncTaskStore", target),
-        lambda tx: _async_once(tx, task_id, act, next(made)),
+        lambda tx: _async_once(tx, task_id, act, next(made), loaded if next(first) else None),
         attempts=attempts,
     )
 
@@ -149,8 +158,14 @@ def _is_store(target: object) -> bool:
     return callable(getattr(target, "transaction", None))
 
 
-def _once(tx: Transaction, task_id: str, act: Callable[[Task], T], attempt: int) -> Outcome[T]:
-    loaded = tx.load(task_id)
+def _once(
+    tx: Transaction,
+    task_id: str,
+    act: Callable[[Task], T],
+    attempt: int,
+    held: Loaded | None = None,
+) -> Outcome[T]:
+    loaded = tx.load(task_id) if held is None else held
     result = act(loaded.task)
     if not loaded.changed:
         return Outcome(result, False, loaded, attempt)
@@ -158,9 +173,13 @@ def _once(tx: Transaction, task_id: str, act: Callable[[Task], T], attempt: int)
 
 
 async def _async_once(
-    tx: AsyncTransaction, task_id: str, act: Callable[[Task], T], attempt: int
+    tx: AsyncTransaction,
+    task_id: str,
+    act: Callable[[Task], T],
+    attempt: int,
+    held: Loaded | None = None,
 ) -> Outcome[T]:
-    loaded = await tx.load(task_id)
+    loaded = await tx.load(task_id) if held is None else held
     result = act(loaded.task)
     if not loaded.changed:
         return Outcome(result, False, loaded, attempt)

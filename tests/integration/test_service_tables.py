@@ -16,11 +16,20 @@ from typing import Any
 
 import pytest
 
-from tasklife import Action, InvalidTransition, Task, TaskStatus
+from tasklife import Action, InvalidTransition, Task, TaskNotRunning, TaskStatus
 from tasklife.server.testing import LiveServer
 from tasklife.service import SERVICE, ServiceTask, TaskService
 from tasklife.service.tables import ServiceRow, SQLStore, insert_row
-from tasklife.store import PostgresTaskStore, SQLiteTaskStore, StoreCorruption, StoreError
+from tasklife.service.writer import Writer
+from tasklife.store import (
+    PostgresTaskStore,
+    SQLiteTaskStore,
+    StoreConflict,
+    StoreCorruption,
+    StoreError,
+    TaskNotStored,
+    TooManyConflicts,
+)
 from tasklife.store.plan import Flow, Statement
 from tasklife.v1 import TaskNotFound, task_view_to_json
 
@@ -327,3 +336,91 @@ class TestOldServeFile:
         with sqlite3.connect(old) as db:
             assert db.execute("SELECT count(*) FROM tasks").fetchone() == (5,)
             assert db.execute("SELECT count(*) FROM tasklife_tasks").fetchone() == (0,)
+
+
+class TestGroupCommit:
+    """The writer runs waiting works in one transaction; one failing work fails no other."""
+
+    def batch(self, store: SQLStore, works: list[Callable[[Any], Any]]) -> list[Any]:
+        """Run ``works`` in one batch (queued while a first work holds the writer); each
+        one's result, or the exception it ended with."""
+        writer = Writer(store, attempts=3, clean=(TaskNotRunning,))
+        hold, held = threading.Event(), threading.Event()
+
+        def first(tx: Any) -> None:
+            held.set()
+            assert hold.wait(30)
+
+        writer.submit(first)
+        assert held.wait(30)
+        futures = [writer.submit(work) for work in works]
+        hold.set()
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(future.result(timeout=30))
+            except Exception as error:
+                outcomes.append(error)
+        writer.close()
+        return outcomes
+
+    def stored(self, store: SQLStore, task_id: str) -> bool:
+        with store.transaction() as tx:
+            try:
+                tx.load(task_id)
+            except TaskNotStored:
+                return False
+        return True
+
+    def test_a_failing_work_fails_no_other(self, opener: Opener) -> None:
+        """A refusal, and a work that wrote then raised, end alone: the batch is retried
+        without the second, whose write is gone; the other works are committed once."""
+        store = opener()
+
+        def add(task_id: str) -> Callable[[Any], str]:
+            def work(tx: Any) -> str:
+                tx.add(Task(task_id))
+                return task_id
+
+            return work
+
+        def refused(tx: Any) -> None:
+            raise TaskNotRunning("task_x", TaskStatus.PAUSED)
+
+        def wrote_then_failed(tx: Any) -> None:
+            tx.add(Task("task_b"))
+            raise RuntimeError("boom")
+
+        outcomes = self.batch(store, [add("task_a"), refused, wrote_then_failed, add("task_c")])
+        assert outcomes[0] == "task_a"
+        assert isinstance(outcomes[1], TaskNotRunning)
+        assert isinstance(outcomes[2], RuntimeError)
+        assert outcomes[3] == "task_c"
+        assert [self.stored(store, i) for i in ("task_a", "task_b", "task_c")] == [1, 0, 1]
+
+    def test_a_conflict_runs_again_then_gives_up(self, opener: Opener) -> None:
+        """A work that lost a race runs again in a later batch; after 3 attempts it is
+        TooManyConflicts; the other works of its batches commit."""
+        store = opener()
+        tries = {"once": 0, "always": 0}
+
+        def conflict(name: str, times: int) -> Callable[[Any], str]:
+            def work(tx: Any) -> str:
+                tries[name] += 1
+                if tries[name] <= times:
+                    raise StoreConflict(f"task_{name}", 1, 2)
+                tx.add(Task(f"task_{name}"))
+                return name
+
+            return work
+
+        def add_d(tx: Any) -> str:
+            tx.add(Task("task_d"))
+            return "d"
+
+        outcomes = self.batch(store, [conflict("once", 1), add_d, conflict("always", 99)])
+        assert outcomes[:2] == ["once", "d"]
+        assert isinstance(outcomes[2], TooManyConflicts)
+        assert tries["always"] == 3  # the others ran again each time its batch rolled back
+        assert tries["once"] >= 2
+        assert [self.stored(store, f"task_{n}") for n in ("once", "d", "always")] == [1, 1, 0]

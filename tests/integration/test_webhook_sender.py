@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from operator import methodcaller
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from browser_use_sdk.lib.webhooks import (
     WebhookAgentTaskStatusUpdate,
@@ -401,9 +403,36 @@ class TestOrderAndClaims:
         now.advance(60)
         [attempt] = other.deliver()
         assert attempt.outcome == "delivered"
-        with store.transaction() as tx:
-            assert tx.run_flow(deliveries.delivered(sql, stale)) is False
+        with store.transaction() as tx:  # the first one's late report changes nothing
+            late = deliveries.settle(sql, [(stale, None)], [], now(), (1.0,))
+            assert tx.run_flow(late) == [("lost", None)]
+            assert tx.run_flow(deliveries.failed(sql, stale, "late", now(), (1.0,))) == (
+                "lost", None,
+            )  # fmt: skip
         assert len(hooks.got()) == 1
+
+    def test_an_attempt_outliving_its_lease_is_lost(
+        self, store: Any, hooks: Receiver, now: Now, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A sender whose POST outlives its lease records nothing: another took the event over
+        and delivered it; the late one says so."""
+        hooks.script = [HANG]
+        run_task(store, "t1", "start")
+        slow = new_sender(store, hooks.url, now, lease=60, timeout=30)
+        other = new_sender(store, hooks.url, now, lease=60)
+        queue(slow, 1)
+        late: list[Any] = []
+        posting = threading.Thread(target=lambda: late.extend(slow.deliver()))
+        posting.start()
+        assert hooks.held.wait(30)
+        now.advance(61)
+        [taken] = other.deliver()
+        hooks.release.set()
+        posting.join(30)
+        assert taken.outcome == "delivered"
+        assert [(a.outcome, a.attempt) for a in late] == [("lost", 1)]
+        assert "lease ran out" in caplog.text
+        assert other.pending() == 0
 
     def test_a_batch_stops_posting_before_its_lease_ends(
         self, store: Any, hooks: Receiver, now: Now
@@ -419,6 +448,44 @@ class TestOrderAndClaims:
         assert (slow.task_id, slow.outcome) == ("a", "retry")
         [released] = sender.deliver()
         assert (released.task_id, released.outcome, released.attempt) == ("b", "delivered", 1)
+
+    def test_settling_waits_for_a_claimers_brief_row_lock(
+        self, store: Any, hooks: Receiver, now: Now, request: pytest.FixtureRequest
+    ) -> None:
+        """A delivered row another transaction briefly locks is still dropped (not left leased
+        as if its lease were lost): PostgreSQL claimers lock rows they then find leased."""
+        if not isinstance(store, PostgresTaskStore):
+            pytest.skip("SQLite serialises writers: no transaction can hold a row meanwhile")
+        run_task(store, "t1", "start")
+        sender = new_sender(store, hooks.url, now)
+        queue(sender, 1)
+        sql = deliveries.deliveries_sql(store.sql)
+        with store.transaction() as tx:
+            claimed = tx.run_flow(deliveries.claim(sql, now(), timedelta(seconds=60)))
+        assert isinstance(claimed, list)
+        table = sql.tables["webhook_deliveries"]
+        outcome: list[Any] = []
+        with psycopg.connect(request.getfixturevalue("postgres_server")) as holder:
+            holder.execute(f"SELECT id FROM {table} FOR UPDATE")
+            settle = deliveries.settle(sql, [(claimed[0], None)], [], now(), ())
+            settling = threading.Thread(
+                target=lambda: outcome.append(sender.deliveries.run(settle))
+            )
+            settling.start()
+            until(
+                lambda: (
+                    holder.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    ).fetchone()
+                    == (1,)
+                ),
+                what="the settling transaction waiting for the row lock",
+            )
+            holder.rollback()
+            settling.join(30)
+        assert outcome == [[("delivered", None)]]
+        assert sender.pending() == 0
 
     def test_two_senders_on_one_database_send_each_event_once(
         self, open_store: Any, hooks: Receiver

@@ -197,3 +197,17 @@ class TestFastRecords:
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             setattr(fast, "seq", 4)  # noqa: B010 - the assignment a user might try
         assert attrs.evolve(fast, seq=4).seq == 4
+
+
+class TestHead:
+    @pytest.mark.parametrize("records", [0, 1, 5])
+    def test_head_is_to_dict_without_history(self, records: int) -> None:
+        """Task.head() is exactly to_dict() without its history, in the same key order."""
+        task = Task("task_head")
+        task.start()
+        task.advance(3)
+        for n in range(records):
+            task.pause() if n % 2 == 0 else task.resume()
+        whole = dict(task.to_dict())
+        del whole["history"]
+        assert list(task.head().items()) == list(whole.items())
