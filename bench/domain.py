@@ -30,6 +30,7 @@ from transitions import Machine
 from bench.report import Section, Verdict, table
 from bench.timing import Stats, interleaved
 from tasklife import TABLE, Task
+from tasklife.layout import SCHEMA_VERSION
 
 __all__ = ["run"]
 
@@ -75,7 +76,7 @@ def _load(model: _Model, data: dict[str, Any]) -> _Model:
 
 def _dump(model: _Model) -> dict[str, Any]:
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "id": model.id,
         "status": model.status,
         "version": len(model.history),
@@ -88,7 +89,8 @@ def _dump(model: _Model) -> dict[str, Any]:
 def _append(model: _Model, action: str, source: str, dest: str) -> None:
     model.history.append(
         {"seq": len(model.history) + 1, "action": action, "source": source, "dest": dest,
-         "at": datetime.now(UTC), "origin": "local", "reason": None}
+         "at": datetime.now(UTC), "origin": "local", "reason": None, "remote_at": None,
+         "ref": None, "inferred": False}
     )  # fmt: skip
 
 
@@ -154,7 +156,8 @@ def _contenders(data: dict[str, Any]) -> tuple[dict[str, Callable[[], object]], 
         history = [
             *data["history"],
             {"seq": len(data["history"]) + 1, "action": "resume", "source": source, "dest": dest,
-             "at": datetime.now(UTC).isoformat(), "origin": "local", "reason": None},
+             "at": datetime.now(UTC).isoformat(), "origin": "local", "reason": None,
+             "remote_at": None, "ref": None, "inferred": False},
         ]  # fmt: skip
         return {**data, "status": dest, "version": len(history), "history": history}
 

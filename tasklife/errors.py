@@ -13,8 +13,9 @@
     │   ├── StaleTransition               a prepared transition whose task has moved on
     │   ├── ReconcileConflict             a remote status the local task cannot legally reach
     │   └── StoreConflict (StoreError)    tasklife.store: a save based on a stale token
+    │       └── TooManyConflicts          transact lost the race on every attempt
     ├── ListenerError                     a listener raised; the transition stays committed
-    ├── TransportError                    tasklife.transports: the remote call failed
+    ├── TransportError                    tasklife.v1 (re-exported by tasklife.transports)
     │   ├── AuthError                     401, 403
     │   ├── TaskNotFound (LookupError)    404; also the server's "no such task for this key"
     │   ├── ActionRefused                 400, 409: the remote refused the action
@@ -23,14 +24,21 @@
     │   ├── ServerError                   5xx
     │   ├── TransportTimeout (TimeoutError)
     │   ├── ConnectionFailed (ConnectionError)
+    │   │   └── TransportClosed           the transport was closed here; never retried
     │   └── ProtocolError                 an answer that cannot be read
-    ├── WaitTimeout (TimeoutError)        tasklife.transports: wait() ran out of time
+    ├── WaitTimeout (TimeoutError)        tasklife.v1: wait() ran out of time
     ├── StoreError                        tasklife.store: the store could not do what was asked
+    │   ├── TaskNotStored (LookupError)   no task with this id is stored
     │   └── StoreCorruption               a stored row is not a valid task
+    ├── WebhookError                      tasklife.webhooks: a delivery that cannot be accepted
+    │   ├── InvalidSignature              a header missing or unreadable, or no secret matches
+    │   ├── WebhookTooOld                 authentic, but signed outside the tolerance
+    │   └── MalformedWebhook (ValueError) the body is not a webhook envelope
     └── ServerNotReady                    tasklife.server: a BackgroundServer did not come up
 
-The branches below ``ListenerError`` live with their adapters (``tasklife.transports``,
-``tasklife.store``, ``tasklife.server``), which import this module, never the reverse. Every
+The branches below ``ListenerError`` live with the modules that raise them (``tasklife.v1``,
+``tasklife.store``, ``tasklife.webhooks``, ``tasklife.server``), which import this module,
+never the reverse. Every
 error carries structured fields beside its message, and no message ever contains a credential.
 """
 

@@ -27,6 +27,29 @@ def free_port() -> int:
     return port
 
 
+def wait_ready(
+    base_url: str,
+    process: subprocess.Popen[bytes],
+    timeout: float = 30,
+    log: Path | None = None,
+) -> None:
+    """Poll /api/v1/ping until it answers 200; fail (with the log, if given) if the process
+    dies or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    interval = threading.Event()
+    while True:
+        if process.poll() is not None:
+            said = "" if log is None else log.read_text()
+            raise AssertionError(f"tasklife serve exited while starting\n{said}")
+        try:
+            if httpx.get(f"{base_url}/api/v1/ping", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "tasklife serve was not ready in time"
+        interval.wait(0.05)  # the poll interval
+
+
 @attrs.define
 class ServeProcess:
     """A ``tasklife serve`` process: its key, its arguments (``--db`` and the rest), its log."""
@@ -51,17 +74,7 @@ class ServeProcess:
 
     def wait_ready(self) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + 30
-        pause = threading.Event()
-        while True:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.base_url}/api/v1/ping", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "tasklife serve was not ready in time"
-            pause.wait(0.05)  # the readiness poll's interval
+        wait_ready(self.base_url, self.process, log=self.log)
 
     def kill(self) -> None:
         """SIGKILL the process and reap it."""

@@ -459,7 +459,13 @@ class TaskService:
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         """Run the works the loop gathered, in batches, and answer their waiters."""
         pending, self._pending = self._pending, []
-        futures = self._writer.run_now([(work, key) for work, key, _ in pending])
+        try:
+            futures = self._writer.run_now([(work, key) for work, key, _ in pending])
+        except Exception as error:  # e.g. the service was closed: no waiter is left hanging
+            for _, _, waiter in pending:
+                if not waiter.done():
+                    waiter.set_exception(error)
+            return
         for future, (_, _, waiter) in zip(futures, pending, strict=True):
             if future.done():
                 _answer(future, waiter)

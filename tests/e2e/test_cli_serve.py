@@ -12,8 +12,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +22,7 @@ import httpx
 import psycopg
 import pytest
 from psycopg import conninfo
+from serve_kit import wait_ready
 
 KEY = "e2e-secret-key-5f3a9c"
 
@@ -56,21 +55,6 @@ class Served:
         self.process.send_signal(how)
         status = self.process.wait(timeout=15)
         return status, self.log.read_text()
-
-
-def wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """Poll /api/v1/ping until it answers 200; fail if the process dies or time runs out."""
-    deadline = time.monotonic() + timeout
-    interval = threading.Event()
-    while True:
-        assert process.poll() is None, "tasklife serve exited while starting"
-        try:
-            if httpx.get(f"{base_url}/api/v1/ping", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "tasklife serve was not ready in time"
-        interval.wait(0.05)  # the poll interval
 
 
 @contextmanager

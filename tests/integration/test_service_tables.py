@@ -4,6 +4,7 @@ import of a ``tasklife serve`` file in the old emulator layout."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sqlite3
@@ -424,3 +425,38 @@ class TestGroupCommit:
         assert tries["always"] == 3  # the others ran again each time its batch rolled back
         assert tries["once"] >= 2
         assert [self.stored(store, f"task_{n}") for n in ("once", "d", "always")] == [1, 1, 0]
+
+    def test_requests_arriving_together_share_one_transaction(self, tmp_path: Path) -> None:
+        """20 actions awaited together on an event loop (SQLite) commit in one transaction,
+        each answered; a refused one among them changes nothing of the others."""
+
+        class Counting:
+            def __init__(self, store: SQLiteTaskStore) -> None:
+                self.store, self.opened = store, 0
+                self.sql = store.sql
+
+            def transaction(self) -> Any:
+                self.opened += 1
+                return self.store.transaction()
+
+            def close(self) -> None:
+                self.store.close()
+
+        counting = Counting(SQLiteTaskStore(tmp_path / "t.sqlite3"))
+        service = TaskService(counting).open()
+        ids = [service.run_task(OWNER, f"t{i}").id for i in range(20)]
+        service.act(OWNER, ids[7], Action.STOP)
+        before = counting.opened
+
+        async def together() -> list[Any]:
+            calls = [service.act_async(OWNER, task_id, Action.PAUSE) for task_id in ids]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+        outcomes = asyncio.run(together())
+        assert counting.opened - before == 1
+        assert isinstance(outcomes.pop(7), InvalidTransition)
+        assert outcomes == [True] * 19
+        paused = [service.status(OWNER, i) for i in ids if i != ids[7]]
+        assert set(paused) == {TaskStatus.PAUSED}
+        service.close()
+        counting.close()

@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
-from tasklife import InvalidTaskData, Observation, Task, TaskStatus
-from tasklife.task import SCHEMA_VERSION, UPGRADES
+from tasklife import Action, InvalidTaskData, Observation, Task, TaskStatus, TransitionRecord
+from tasklife.task import SCHEMA_VERSION, UPGRADES, _new_record
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+S = TaskStatus
 
 
 def sample() -> Task:
@@ -178,6 +180,23 @@ class TestLayouts:
         with pytest.raises(InvalidTaskData) as caught:
             Task.from_dict(data)
         assert caught.value.field == field
+
+
+class TestFastRecords:
+    def test_a_fast_built_record_is_an_ordinary_record(self) -> None:
+        """_new_record (the hot path of actions and from_dict) gives a TransitionRecord equal
+        to, hashing and printing as, and as frozen as one built by TransitionRecord()."""
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        fast = _new_record(3, Action.PAUSE, S.RUNNING, S.PAUSED, at, "remote", "r", at, "e", False)
+        slow = TransitionRecord(3, Action.PAUSE, S.RUNNING, S.PAUSED, at, "remote", "r", at, "e")
+        assert type(fast) is TransitionRecord
+        assert (fast, hash(fast), repr(fast), fast.to_dict()) == (
+            slow, hash(slow), repr(slow), slow.to_dict(),
+        )  # fmt: skip
+        assert vars(TransitionRecord)["__slots__"] == ()  # the same layout as _RecordSlots
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            setattr(fast, "seq", 4)  # noqa: B010 - the assignment a user might try
+        assert attrs.evolve(fast, seq=4).seq == 4
 
 
 class TestHead:
