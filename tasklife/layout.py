@@ -32,6 +32,9 @@ SCHEMA_ID: Final = f"urn:tasklife:task-layout:{SCHEMA_VERSION}"
 
 MAX_ID_LENGTH: Final = 256
 
+MAX_REASON_LENGTH: Final = 65_536
+"""The longest ``reason`` a record may carry, in characters."""
+
 Origin = Literal["local", "remote"]
 """Where a transition was decided: by this process (``local``) or observed on the remote."""
 
@@ -64,7 +67,7 @@ class RecordDict(TypedDict):
     dest: Annotated[str, _constraint(enum=[s.value for s in TaskStatus])]
     at: Timestamp
     origin: Origin
-    reason: str | None
+    reason: Annotated[str, _constraint(maxLength=MAX_REASON_LENGTH)] | None
     remote_at: Timestamp | None
     ref: Annotated[str, _constraint(minLength=1, maxLength=MAX_REF_LENGTH)] | None
     inferred: bool

@@ -27,7 +27,14 @@ from tasklife.errors import (
     TaskNotRunning,
 )
 from tasklife.errors import shown as _shown
-from tasklife.layout import MAX_ID_LENGTH, SCHEMA_VERSION, Origin, RecordDict, TaskDict
+from tasklife.layout import (
+    MAX_ID_LENGTH,
+    MAX_REASON_LENGTH,
+    SCHEMA_VERSION,
+    Origin,
+    RecordDict,
+    TaskDict,
+)
 from tasklife.lifecycle import LIFECYCLE, Action, Listener, TaskStatus
 from tasklife.observation import (
     DEFAULT_SKEW,
@@ -699,12 +706,15 @@ class Task:
         inferred: bool = False,
     ) -> TransitionRecord:
         """Run ``action`` through the lifecycle machine, then tell the listeners (lock held)."""
-        if origin not in _ORIGINS:
-            raise InvalidTaskData("origin", f"must be 'local' or 'remote', not {origin!r}")
-        if reason is not None and not isinstance(reason, str):
+        if type(cast("object", origin)) is not str or origin not in _ORIGINS:
+            raise InvalidTaskData("origin", f"must be 'local' or 'remote', not {_shown(origin)}")
+        if reason is not None and (
+            not isinstance(cast("object", reason), str) or len(reason) > MAX_REASON_LENGTH
+        ):
             raise InvalidTaskData(
-                "reason", f"must be a string or None, not {type(reason).__name__}"
-            )
+                "reason", f"must be a string of at most {MAX_REASON_LENGTH} characters or None, "
+                f"not {_shown(reason)}",
+            )  # fmt: skip
         at = self._now()
         history = self._history
         floor = history[-1].at if history else self._created_at
@@ -839,7 +849,7 @@ def _load_plain(cls: type[TaskT], data: dict[str, Any], clock: Clock) -> TaskT |
                 and type(at) is str
                 and type(origin) is str
                 and origin in _ORIGINS
-                and (reason is None or type(reason) is str)
+                and (reason is None or (type(reason) is str and len(reason) <= MAX_REASON_LENGTH))
                 and (ref is None or (type(ref) is str and check_ref(ref) is ref))
                 and (inferred is False or (inferred is True and origin == "remote"))
             ):
@@ -1016,8 +1026,12 @@ def _record(raw: object, index: int) -> TransitionRecord:
     if origin not in _ORIGINS:
         raise InvalidTaskData(f"{path}origin", f"must be 'local' or 'remote', not {_shown(origin)}")
     reason = raw.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise InvalidTaskData(f"{path}reason", f"must be a string or null, not {_shown(reason)}")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH):
+        raise InvalidTaskData(
+            f"{path}reason",
+            f"must be a string of at most {MAX_REASON_LENGTH} characters or null, "
+            f"not {_shown(reason)}",
+        )
     remote_at = None if raw.get("remote_at") is None else _stamp(raw, "remote_at", path)
     ref = check_ref(raw.get("ref"), f"{path}ref")
     inferred = raw.get("inferred", False)

@@ -37,7 +37,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, Unpack
 
 import attrs
 
@@ -52,17 +52,19 @@ from tasklife.store.drivers import SQLTransaction
 from tasklife.store.plan import Sql
 from tasklife.task import Clock, Task, check_id, utc_now
 from tasklife.v1 import (
+    CLIENT_ACTIONS,
     DEFAULT_LLM_MODEL,
     DEFAULT_MAX_AGENT_STEPS,
-    MAX_METADATA_PAIRS,
+    RunTaskOptions,
+    RunTaskRequest,
     TaskNotFound,
     TaskPage,
     TaskView,
     check_page,
+    check_text,
     task_page,
     task_view,
 )
-from tasklife.v1 import MAX_AGENT_STEPS as MAX_AGENT_STEPS_LIMIT
 
 __all__ = [
     "ServiceTask",
@@ -73,30 +75,11 @@ __all__ = [
 ]
 
 _EXCERPT: Final = 80  # characters of the task's text quoted in a simulated output
-_CLIENT_ACTIONS: Final = frozenset({Action.PAUSE, Action.RESUME, Action.STOP})
 _TICK_BATCH: Final = 100  # due tasks claimed (and stepped) per transaction of a tick
 _REFUSALS: Final = (TaskNotFound, InvalidTransition, TaskNotRunning, InvalidArgument)
 """What the works raise, always before they write (see ``tasklife.service.writer``)."""
 
 T = TypeVar("T")
-
-
-def check_text(value: object, argument: str) -> str:
-    """``value`` if it is a string UTF-8 can encode, else ``InvalidArgument(argument)``.
-
-    Every string the service stores goes through here: a lone surrogate (which JSON can
-    carry as ``"\\ud800"``) would be stored and then make every answer that holds it fail.
-    """
-    if not isinstance(value, str):
-        raise InvalidArgument(argument, f"must be a string, not {type(value).__name__}")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise InvalidArgument(
-                argument, f"holds a character UTF-8 cannot encode at position {error.start}"
-            ) from None
-    return value
 
 
 def new_task_id() -> str:
@@ -213,35 +196,21 @@ class TaskService:
 
     # use cases ---------------------------------------------------------------------------
 
-    def run_task(
-        self,
-        owner: str,
-        text: str,
-        *,
-        llm_model: str = DEFAULT_LLM_MODEL,
-        max_agent_steps: int = DEFAULT_MAX_AGENT_STEPS,
-        metadata: dict[str, str] | None = None,
-    ) -> ServiceTask:
+    def run_task(self, owner: str, text: str, **options: Unpack[RunTaskOptions]) -> ServiceTask:
         """Create a task for ``owner`` and start it, as the service does after run-task.
 
-        Raises ``InvalidArgument`` naming the argument, storing nothing, when a string cannot be
-        encoded (``check_text``), ``max_agent_steps`` is outside 1..200 or ``metadata`` has
-        more than 10 pairs.
+        ``options`` are run-task's (``tasklife.v1.RunTaskOptions``), checked as the v1 contract
+        checks them (``RunTaskRequest.of``): ``InvalidArgument`` names the first bad one and
+        nothing is stored. An option left out takes the v1 default; the simulated service
+        keeps no ``allowed_domains`` or ``secrets``.
         """
-        return self._wait(self._adding(owner, text, llm_model, max_agent_steps, metadata))
+        return self._wait(self._adding(owner, RunTaskRequest.of(text, **options)))
 
     async def run_task_async(
-        self,
-        owner: str,
-        text: str,
-        *,
-        llm_model: str = DEFAULT_LLM_MODEL,
-        max_agent_steps: int = DEFAULT_MAX_AGENT_STEPS,
-        metadata: dict[str, str] | None = None,
+        self, owner: str, text: str, **options: Unpack[RunTaskOptions]
     ) -> ServiceTask:
         """``run_task`` for an event loop."""
-        work = self._adding(owner, text, llm_model, max_agent_steps, metadata)
-        return await self._await(work)
+        return await self._await(self._adding(owner, RunTaskRequest.of(text, **options)))
 
     def act(self, owner: str, task_id: str, action: Action) -> bool:
         """Apply a client action (pause, resume, stop); False when it was a no-op.
@@ -341,32 +310,18 @@ class TaskService:
 
     # the works ---------------------------------------------------------------------------
 
-    def _adding(
-        self,
-        owner: str,
-        text: str,
-        llm_model: str,
-        max_agent_steps: int,
-        metadata: dict[str, str] | None,
-    ) -> Work[ServiceTask]:
-        check_text(text, "task")
-        check_text(llm_model, "llm_model")
-        if type(max_agent_steps) is not int or not 1 <= max_agent_steps <= MAX_AGENT_STEPS_LIMIT:
-            raise InvalidArgument(
-                "max_agent_steps",
-                f"must be an integer from 1 to {MAX_AGENT_STEPS_LIMIT}, not {max_agent_steps!r}",
-            )
-        pairs = dict(metadata or {})
-        if len(pairs) > MAX_METADATA_PAIRS:
-            raise InvalidArgument(
-                "metadata", f"holds {len(pairs)} pairs; at most {MAX_METADATA_PAIRS} are allowed"
-            )
-        for key, value in pairs.items():
-            check_text(value, f"metadata.{check_text(key, 'metadata')}")
+    def _adding(self, owner: str, request: RunTaskRequest) -> Work[ServiceTask]:
         sql = self._open()
         task = Task(self._new_id(), clock=self._clock)
         task.apply(Action.START, origin="remote")
-        row = ServiceRow(task.id, owner, text, llm_model, max_agent_steps, pairs)
+        row = ServiceRow(
+            task.id,
+            owner,
+            request.task,
+            request.llm_model or DEFAULT_LLM_MODEL,
+            request.max_agent_steps or DEFAULT_MAX_AGENT_STEPS,
+            dict(request.metadata or {}),
+        )
         self._schedule(row, task)
 
         def work(tx: SQLTransaction) -> ServiceTask:
@@ -379,7 +334,7 @@ class TaskService:
 
     def _acting(self, owner: str, task_id: str, action: Action) -> Keyed[bool]:
         action = Action(action)
-        if action not in _CLIENT_ACTIONS:
+        if action not in CLIENT_ACTIONS:
             raise InvalidArgument("action", f"{action} is not a client action")
         return self._changing(owner, task_id, lambda record: record.task.apply(action))
 

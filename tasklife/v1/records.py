@@ -311,12 +311,12 @@ def read_run_task(body: object) -> RunTaskRequest:
     task = body.get("task")
     if not isinstance(task, str) or not task.strip():
         raise InvalidArgument("task", "must be a non-empty string")
-    _utf8(task, "task")
+    check_text(task, "task")
     llm_model = body.get("llm_model")
     if llm_model is not None and (not isinstance(llm_model, str) or not llm_model):
         raise InvalidArgument("llm_model", "must be a non-empty string")
     if llm_model is not None:
-        _utf8(llm_model, "llm_model")
+        check_text(llm_model, "llm_model")
     steps = body.get("max_agent_steps")
     if steps is not None and (type(steps) is not int or not 1 <= steps <= MAX_AGENT_STEPS):
         raise InvalidArgument("max_agent_steps", f"must be an int from 1 to {MAX_AGENT_STEPS}")
@@ -328,7 +328,7 @@ def read_run_task(body: object) -> RunTaskRequest:
         for domain in domains:
             if not isinstance(domain, str):
                 raise InvalidArgument("allowed_domains", "must be a list of strings")
-            _utf8(domain, "allowed_domains")
+            check_text(domain, "allowed_domains")
     return RunTaskRequest(
         task=task,
         llm_model=llm_model,
@@ -414,13 +414,25 @@ def _bad(field: str, problem: str) -> ProtocolError:
     return ProtocolError(f"unexpected response: {field} {problem}", may_have_reached_server=True)
 
 
-def _utf8(value: str, field: str) -> None:
-    """Refuse text that cannot be sent as UTF-8 (lone surrogates)."""
+def check_text(value: object, argument: str) -> str:
+    """``value`` if it is a string UTF-8 can encode, else ``InvalidArgument(argument)``.
+
+    Every string a request carries, and every string the server stores, goes through here: a
+    lone surrogate (which JSON can carry as ``"\\ud800"``) cannot be sent, and once stored
+    would make every answer that holds it fail.
+    """
+    if not isinstance(value, str):
+        raise InvalidArgument(argument, f"must be a string, not {type(value).__name__}")
     if not value.isascii():
         try:
             value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidArgument(field, "must be valid Unicode (no lone surrogates)") from None
+        except UnicodeEncodeError as error:
+            raise InvalidArgument(
+                argument,
+                f"must be valid Unicode (no lone surrogates): a character UTF-8 cannot encode "
+                f"at position {error.start}",
+            ) from None
+    return value
 
 
 def _pairs(value: object, field: str, limit: int | None) -> dict[str, str] | None:
@@ -433,8 +445,8 @@ def _pairs(value: object, field: str, limit: int | None) -> dict[str, str] | Non
     if limit is not None and len(value) > limit:
         raise InvalidArgument(field, f"must hold at most {limit} pairs, not {len(value)}")
     for key, item in value.items():
-        _utf8(key, field)
-        _utf8(item, field)
+        check_text(key, field)
+        check_text(item, field)
     return dict(value)
 
 

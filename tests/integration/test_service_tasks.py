@@ -16,7 +16,7 @@ OWNER = "owner-fingerprint"
 UNSTORABLE: dict[str, tuple[str, dict[str, Any]]] = {
     "text": ("task", {"text": "a\ud800"}),
     "llm_model": ("llm_model", {"llm_model": "\udfff"}),
-    "metadata-value": ("metadata.k", {"metadata": {"k": "\ud800"}}),
+    "metadata-value": ("metadata", {"metadata": {"k": "\ud800"}}),
     "metadata-key": ("metadata", {"metadata": {"\ud800": "v"}}),
     "metadata-11-pairs": ("metadata", {"metadata": {str(i): "v" for i in range(11)}}),
     "steps-201": ("max_agent_steps", {"max_agent_steps": 201}),

@@ -199,6 +199,7 @@ BOUNDS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
     ("back-in-time", lambda d: d["history"][0].update(at="2026-01-01T00:00:09+00:00"),
      "history[1].at"),
     ("created-with-steps", lambda d: d.update(status="created", version=0, history=[]), "steps"),
+    ("long-reason", lambda d: d["history"][0].update(reason="r" * 65_537), "history[0].reason"),
 ]  # fmt: skip
 
 
@@ -251,6 +252,31 @@ class TestFromDictBounds:
             for key in ("remote_at", "ref", "inferred"):
                 del record[key]
         assert Task.from_dict(never_ran).steps == 0
+
+
+class TestReasonBound:
+    def test_a_reason_is_bounded(self) -> None:
+        """fail() with a reason over 65,536 characters is InvalidTaskData; nothing changes."""
+        task = Task("t", clock=ticking_clock())
+        with pytest.raises(InvalidTaskData) as caught:
+            task.fail("r" * 65_537)
+        assert caught.value.field == "reason"
+        assert len(str(caught.value)) < 300
+        assert task.version == 0
+        assert task.fail("r" * 65_536) is True
+
+
+class TestActionArguments:
+    @pytest.mark.parametrize(
+        "origin", [["local"], deep(), "mars", 7], ids=["list", "deep", "mars", "int"]
+    )
+    def test_a_bad_origin_is_named(self, origin: object) -> None:
+        """apply(origin=...) of anything but 'local'/'remote' is InvalidTaskData('origin')."""
+        task = Task("t", clock=ticking_clock())
+        with pytest.raises(InvalidTaskData) as caught:
+            task.apply(Action.START, origin=origin)  # type: ignore[arg-type]
+        assert caught.value.field == "origin"
+        assert task.version == 0
 
 
 class TestOneStepsRule:
