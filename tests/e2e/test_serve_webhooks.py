@@ -128,14 +128,19 @@ class TestServeSendsWebhooks:
         """While the receiver holds every POST unanswered, requests are answered at once."""
         hooks.default = HANG
         server.start()
-        hooks.wait_for(0)
         with httpx.Client(
-            base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=5
+            base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60
         ) as http:
+            # The first run-task builds its route (slow on a loaded machine): not timed.
             task_id = http.post("/api/v1/run-task", json={"task": "e2e"}).json()["id"]
+            assert hooks.held.wait(30), "the sender posted nothing"
             for action in ("pause", "resume", "pause", "resume", "stop"):
-                response = http.put(f"/api/v1/{action}-task", params={"task_id": task_id})
+                # A request waiting for a delivery would wait out the sender's 10 s timeout.
+                response = http.put(
+                    f"/api/v1/{action}-task", params={"task_id": task_id}, timeout=8
+                )
                 assert response.status_code == 200
+            assert hooks.got() == []  # every POST so far is still held
         hooks.release.set()
         assert server.stop() == 0
 
