@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import queue
 import sys
+import threading
 
 import pytest
 
-from tasklife.server.logs import FloodGate
+from tasklife.server.logs import FloodGate, _Lines, _Listener
 
 
 class Clock:
@@ -107,3 +110,48 @@ class TestFloodGate:
             "asyncio: 4 more like this were not logged: "
             "socket.accept() out of system resource (OSError)"
         )
+
+
+class Counted(io.StringIO):
+    """A stream that counts its writes and says when one happened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.written = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        self.written.set()
+        return super().write(text)
+
+
+class TestBatchedLines:
+    def test_a_queued_batch_is_one_write_and_stop_writes_everything(self) -> None:
+        """Lines queued together go out in one write, in order; stopping writes what is left."""
+        stream = Counted()
+        lines = _Lines()
+        lines.setStream(stream)
+        messages: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        for n in range(100):
+            messages.put(record(f"line {n}", level=logging.INFO))
+        listener = _Listener(messages, lines)
+        listener.start()
+        listener.stop()
+        assert stream.getvalue().splitlines() == [f"line {n}" for n in range(100)]
+        assert stream.writes == 1
+
+    def test_a_line_is_written_once_the_queue_runs_empty(self) -> None:
+        """A running listener writes as soon as nothing more is waiting, not only at stop."""
+        stream = Counted()
+        lines = _Lines()
+        lines.setStream(stream)
+        messages: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        listener = _Listener(messages, lines)
+        listener.start()
+        try:
+            messages.put(record("line 1", level=logging.INFO))
+            assert stream.written.wait(timeout=30)
+            assert stream.getvalue() == "line 1\n"
+        finally:
+            listener.stop()
