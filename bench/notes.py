@@ -126,8 +126,9 @@ itself on SQLite) and a log written in one write per burst keep it near the old 
 in the run of 2026-11-29 18:32 on a quiet machine (0.39x at 18:19, before the log batching;
 0.46x in a full run at load average 6.4, 0.38x at 7.4 and 0.57x in a quick run at 4.6: runs
 where other processes slow the bare app down too flatter the ratio). The access log's line per
-request is a sixth of the remaining gap: without it the same load measured 0.51x. Handing each batch to a writer thread instead measured 0.37x (the threads contend for
-the GIL at every statement). What is left on the event loop, per request: uvicorn's h11
+request costs the rest of the way: `--no-access-log` (the setup of that name above) writes
+none. Handing each batch to a writer thread instead measured 0.37x (the threads contend for the
+GIL at every statement). What is left on the event loop, per request: uvicorn's h11
 parsing and writing and FastAPI's routing and dependency solving (about two thirds of the
 loop's busy time under load), then the five statements and the core's transition. The next
 lever is the statements: one multi-row statement per table per batch instead of one per

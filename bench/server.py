@@ -89,6 +89,7 @@ def _setups(postgres: str | None) -> dict[str, tuple[str, AbstractContextManager
     setups: dict[str, tuple[str, AbstractContextManager[Served]]] = {
         bare: (bare, serve_bare()),
         "tasklife serve, SQLite": (bare, serve_tasklife()),
+        "tasklife serve, SQLite, --no-access-log": (bare, serve_tasklife(access_log=False)),
         bare3: (bare3, serve_bare(replicas=REPLICAS)),
         f"tasklife serve, SQLite x{REPLICAS}": (bare3, serve_tasklife(replicas=REPLICAS)),
     }

@@ -98,9 +98,12 @@ def _process(args: list[str], port: int, key: str, workdir: Path) -> Iterator[Se
 
 
 @contextmanager
-def serve_tasklife(*, db: str | None = None, replicas: int = 1) -> Iterator[Served]:
+def serve_tasklife(
+    *, db: str | None = None, replicas: int = 1, access_log: bool = True
+) -> Iterator[Served]:
     """``tasklife serve`` (manual steps) on free ports over a fresh SQLite file, or over ``db``
-    (a PostgreSQL connection string; a fresh schema), ``replicas`` processes on one database."""
+    (a PostgreSQL connection string; a fresh schema), ``replicas`` processes on one database;
+    ``access_log=False`` passes ``--no-access-log``."""
     key = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="tasklife-bench-") as tmp, ExitStack() as stack:
         where = ["--db", str(Path(tmp) / "bench.sqlite3")]
@@ -110,7 +113,8 @@ def serve_tasklife(*, db: str | None = None, replicas: int = 1) -> Iterator[Serv
         for _ in range(replicas):
             port = _free_port()
             args = [sys.executable, "-m", "tasklife", "serve", "--host", "127.0.0.1",
-                    "--port", str(port), *where, "--step-seconds", "0"]  # fmt: skip
+                    "--port", str(port), *where, "--step-seconds", "0",
+                    *([] if access_log else ["--no-access-log"])]  # fmt: skip
             started.append(stack.enter_context(_process(args, port, key, Path(tmp))))
         ports = tuple(s.port for s in started)
         yield Served(ports[0], key, started[0].pid, ports)

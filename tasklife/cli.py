@@ -119,6 +119,12 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "the /emulator/v1 endpoints (default: 1.0)",
     )
     serve.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="write no line per request (warnings, errors and start-up lines are still logged)",
+    )
+    serve.add_argument(
         "--webhook-url",
         default=None,
         help="POST a signed Browser Use webhook to this URL for every status change (https://, "
@@ -333,7 +339,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     return serve(
         host=args.host, port=args.port, db=args.db, api_key=key, step_seconds=args.step_seconds,
-        options=options, webhooks=webhooks,
+        options=options, webhooks=webhooks, access_log=args.access_log,
     )  # fmt: skip
 
 

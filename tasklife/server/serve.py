@@ -71,6 +71,7 @@ def serve(
     step_seconds: float,
     options: DatabaseOptions | None = None,
     webhooks: Webhooks | None = None,
+    access_log: bool = True,
 ) -> int:
     """Serve until Ctrl-C or SIGTERM; returns the process's exit status.
 
@@ -78,7 +79,8 @@ def serve(
     0 after a clean shutdown; 2 for a key no client could send, options out of range, a
     missing ``postgres`` extra, or a webhook URL or secret that cannot be used; 1 when the
     database cannot be opened or the address cannot be bound. Logs go to stderr: uvicorn's
-    start-up lines and one line per request (method, path, status, milliseconds), never a
+    start-up lines and one line per request (method, path, status, milliseconds; none with
+    ``access_log=False``), never a
     header, so never the key; floods of the same warning are folded
     (``tasklife.server.logs.FloodGate``).
 
@@ -100,7 +102,7 @@ def serve(
                 log.warning("binding %s: the server is reachable from other machines", host)
             store = _open_store(db, options or DatabaseOptions())
             try:
-                app = create_app(store, keys, step_seconds=step_seconds, access_log=True)
+                app = create_app(store, keys, step_seconds=step_seconds, access_log=access_log)
             except StoreError as error:
                 raise _CannotStart(
                     f"cannot open the task store {describe(db)}: {error}", 1

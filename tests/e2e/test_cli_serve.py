@@ -114,6 +114,17 @@ class TestServe:
         assert "GET /api/v1/tasks 401" in log
         assert KEY not in log
 
+    def test_no_access_log_writes_no_request_line(self, tmp_path: Path) -> None:
+        """With --no-access-log, requests leave no line; start-up and shutdown still log."""
+        with serving(tmp_path, "--db", str(tmp_path / "t.sqlite3"), "--no-access-log") as served:
+            url = f"{served.base_url}/api/v1/tasks"
+            assert httpx.get(url, headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+            status, log = served.interrupt()
+        assert status == 0
+        assert "Uvicorn running on" in log
+        assert "Application shutdown complete" in log
+        assert "/api/v1/tasks" not in log
+
     def test_binds_loopback_by_default(self, served: Served) -> None:
         """Without --host the server listens on 127.0.0.1 and says so."""
         _, log = served.interrupt()
