@@ -122,8 +122,9 @@ records, its change-feed entries and the service's own row written per request (
 statements on SQLite where the emulator store wrote two), and holds no per-process copy that
 replicas could not share, except the tasks it saved itself, checked against the stored token.
 Group commit (the requests that arrived together in one transaction, run by the event loop
-itself on SQLite) and a log written in one write per burst keep it near the old ratio: 0.44x
-in the run of 2026-11-29 18:32 on a quiet machine (0.39x at 18:19, before the log batching;
+itself on SQLite) and a log written in one write per burst keep it near the old ratio: 0.43x
+in the run of 2026-11-29 18:35 on a quiet machine, 0.51x with `--no-access-log` (0.39x at
+18:19, before the log batching;
 0.46x in a full run at load average 6.4, 0.38x at 7.4 and 0.57x in a quick run at 4.6: runs
 where other processes slow the bare app down too flatter the ratio). The access log's line per
 request costs the rest of the way: `--no-access-log` (the setup of that name above) writes
