@@ -11,11 +11,12 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clocks import ManualClock
 
 from tasklife import Action, InvalidTransition, Task, TaskNotRunning, TaskStatus
 from tasklife.server.testing import LiveServer
@@ -40,20 +41,6 @@ OLD_VIEWS = json.loads((FIXTURES / "serve_emulator_v2.json").read_text(encoding=
 OWNER, OTHER = "owner-a", "owner-b"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 Opener = Callable[[], SQLStore]
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def at(self, seconds: float) -> FakeClock:
-        self.now = START + timedelta(seconds=seconds)
-        return self
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -175,7 +162,7 @@ class TestTables:
     def test_a_refused_action_changes_nothing(self, opener: Opener) -> None:
         """A refused action leaves the task, its token and its service row as they were."""
         store = opener()
-        service = TaskService(store, step_seconds=1, clock=FakeClock())
+        service = TaskService(store, step_seconds=1, clock=ManualClock(START))
         task_id = service.run_task(OWNER, "t").id
         service.act(OWNER, task_id, Action.STOP)
         before = service.read(OWNER, task_id, lambda r: (r.token, r.row, r.task.history))
@@ -184,7 +171,7 @@ class TestTables:
         assert service.read(OWNER, task_id, lambda r: (r.token, r.row, r.task.history)) == before
 
 
-def ticks_at(service: TaskService, clock: FakeClock, *times: float) -> list[int]:
+def ticks_at(service: TaskService, clock: ManualClock, *times: float) -> list[int]:
     """What ``service.tick()`` stepped at each of ``times`` (seconds after the start)."""
     stepped = []
     for seconds in times:
@@ -201,7 +188,7 @@ class TestDueTimes:
 
     def test_a_running_task_steps_once_per_period(self, opener: Opener) -> None:
         """Due one period after it starts; a tick steps it once and moves the due time on."""
-        clock = FakeClock()
+        clock = ManualClock(START)
         service = TaskService(opener(), step_seconds=1, clock=clock)
         task_id = service.run_task(OWNER, "t").id
         assert service.tick() == 0  # not due yet
@@ -211,7 +198,7 @@ class TestDueTimes:
 
     def test_never_while_paused(self, opener: Opener) -> None:
         """A paused task is not due; resumed, it is due one period later."""
-        clock = FakeClock()
+        clock = ManualClock(START)
         service = TaskService(opener(), step_seconds=1, clock=clock)
         task_id = service.run_task(OWNER, "t").id
         service.act(OWNER, task_id, Action.PAUSE)
@@ -224,7 +211,7 @@ class TestDueTimes:
 
     def test_ticks_far_behind_take_no_burst(self, opener: Opener) -> None:
         """After 100 periods without a tick, a task takes one step per tick, not 100."""
-        clock = FakeClock()
+        clock = ManualClock(START)
         service = TaskService(opener(), step_seconds=1, clock=clock)
         task_id = service.run_task(OWNER, "t").id
         clock.at(101)
@@ -235,7 +222,7 @@ class TestDueTimes:
 
     def test_finishes_at_its_step_limit(self, opener: Opener) -> None:
         """The tick that takes the last step finishes the task; it is then never due."""
-        clock = FakeClock()
+        clock = ManualClock(START)
         service = TaskService(opener(), step_seconds=1, clock=clock)
         task_id = service.run_task(OWNER, "t", max_agent_steps=2).id
         assert ticks_at(service, clock, 1, 2, 3) == [1, 1, 0]
@@ -243,7 +230,7 @@ class TestDueTimes:
 
     def test_manual_mode_steps_every_running_task_per_tick(self, opener: Opener) -> None:
         """With step_seconds=0 each tick (at a later instant) steps each running task once."""
-        clock = FakeClock()
+        clock = ManualClock(START)
         service = TaskService(opener(), clock=clock)
         ids = [service.run_task(OWNER, f"t{i}").id for i in range(3)]
         service.act(OWNER, ids[0], Action.PAUSE)
@@ -253,7 +240,7 @@ class TestDueTimes:
     def test_replicas_ticking_at_once_step_each_task_once(self, opener: Opener) -> None:
         """Four services on one database tick the same due instant from four threads: 150
         due tasks take exactly one step each."""
-        clock = FakeClock()
+        clock = ManualClock(START)
         services = [TaskService(opener(), step_seconds=1, clock=clock) for _ in range(4)]
         ids = [services[0].run_task(OWNER, f"t{i}").id for i in range(150)]
         clock.at(1)

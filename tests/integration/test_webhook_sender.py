@@ -27,6 +27,7 @@ from browser_use_sdk.lib.webhooks import (
     WebhookTest,
     verify_webhook_event_signature,
 )
+from clocks import ManualClock
 from webhook_receiver import BIG, HANG, REDIRECT, Delivery, Receiver, closed_port, receiver, until
 
 from tasklife import Task
@@ -37,19 +38,6 @@ from tasklife.webhooks import StatusUpdateEvent, TestEvent, body_digest, session
 
 SECRET = "whsec_SENTINEL_sender_9d41"
 START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-class Now:
-    """A clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.at = START
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -87,8 +75,8 @@ def hooks() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def now() -> Now:
-    return Now()
+def now() -> ManualClock:
+    return ManualClock(START)
 
 
 _OPEN: list[WebhookSender] = []
@@ -102,7 +90,7 @@ def _close_senders() -> Iterator[None]:
         _OPEN.pop().close()
 
 
-def new_sender(store: Any, url: str, now: Now, **options: Any) -> WebhookSender:
+def new_sender(store: Any, url: str, now: ManualClock, **options: Any) -> WebhookSender:
     sender = WebhookSender(store, url, SECRET, clock=now, **options)
     _OPEN.append(sender)
     return sender
@@ -129,7 +117,7 @@ def drain(sender: WebhookSender) -> list[Any]:
     return attempts
 
 
-def verified(delivery: Delivery, now: Now) -> Any:
+def verified(delivery: Delivery, now: ManualClock) -> Any:
     """The event, verified by tasklife and by the official SDK (which must agree)."""
     event = verify(delivery.body, delivery.headers, SECRET, now=now())
     sdk = verify_webhook_event_signature(
@@ -155,7 +143,7 @@ def statuses(got: list[Delivery]) -> list[tuple[str, str]]:
 
 class TestDelivery:
     def test_each_transition_is_posted_signed_in_order(
-        self, store: Any, hooks: Receiver, now: Now
+        self, store: Any, hooks: Receiver, now: ManualClock
     ) -> None:
         """Every record is posted once, signed, in the Browser Use vocabulary, in order."""
         run_task(store, "t1", "start", "pause", "resume", "finish")
@@ -171,7 +159,9 @@ class TestDelivery:
         assert got[0].headers["Content-Type"] == "application/json"
         assert sender.pending() == 0
 
-    def test_event_time_is_the_transitions(self, store: Any, hooks: Receiver, now: Now) -> None:
+    def test_event_time_is_the_transitions(
+        self, store: Any, hooks: Receiver, now: ManualClock
+    ) -> None:
         """The envelope's timestamp is when the transition was recorded, not when it was sent."""
         run_task(store, "t1", "start")
         with store.transaction() as tx:
@@ -183,7 +173,7 @@ class TestDelivery:
         assert event.timestamp == recorded
 
     def test_failed_is_sent_as_stopped_by_default(
-        self, store: Any, hooks: Receiver, now: Now
+        self, store: Any, hooks: Receiver, now: ManualClock
     ) -> None:
         """A failed task is sent as ``stopped``, which the official SDK accepts."""
         run_task(store, "t1", "start", "fail")
@@ -194,7 +184,7 @@ class TestDelivery:
         verified(hooks.got()[1], now)
 
     def test_failed_is_sent_as_failed_when_configured(
-        self, store: Any, hooks: Receiver, now: Now
+        self, store: Any, hooks: Receiver, now: ManualClock
     ) -> None:
         """``failed_as="failed"`` sends tasklife's own word."""
         run_task(store, "t1", "start", "fail")
@@ -206,7 +196,9 @@ class TestDelivery:
         assert isinstance(event, StatusUpdateEvent)
         assert event.remote_status == "failed"
 
-    def test_metadata_comes_from_the_hook(self, store: Any, hooks: Receiver, now: Now) -> None:
+    def test_metadata_comes_from_the_hook(
+        self, store: Any, hooks: Receiver, now: ManualClock
+    ) -> None:
         """The task's metadata, read in the consuming transaction, travels in the payload."""
         run_task(store, "t1", "start")
         meta = {"campaign": "q4 \u2013 Zoë ☕"}
@@ -215,7 +207,9 @@ class TestDelivery:
         drain(sender)
         assert verified(hooks.got()[0], now).metadata == meta
 
-    def test_replaced_task_sends_its_status(self, store: Any, hooks: Receiver, now: Now) -> None:
+    def test_replaced_task_sends_its_status(
+        self, store: Any, hooks: Receiver, now: ManualClock
+    ) -> None:
         """A task replaced from the remote's view sends the status it now holds."""
         run_task(store, "t1", "start")
         rebuilt = Task("t1")
@@ -228,7 +222,7 @@ class TestDelivery:
         drain(sender)
         assert statuses(hooks.got()) == [("t1", "started"), ("t1", "stopped")]
 
-    def test_test_event(self, store: Any, hooks: Receiver, now: Now) -> None:
+    def test_test_event(self, store: Any, hooks: Receiver, now: ManualClock) -> None:
         """``send_test`` posts a signed ``test`` event."""
         sender = new_sender(store, hooks.url, now)
         sender.send_test()
@@ -236,7 +230,7 @@ class TestDelivery:
         event = verified(hooks.got()[0], now)
         assert isinstance(event, TestEvent)
 
-    def test_consumed_once(self, store: Any, hooks: Receiver, now: Now) -> None:
+    def test_consumed_once(self, store: Any, hooks: Receiver, now: ManualClock) -> None:
         """A second sender on the same cursor queues nothing already consumed."""
         run_task(store, "t1", "start")
         first = new_sender(store, hooks.url, now)
@@ -248,7 +242,9 @@ class TestDelivery:
 
 
 class TestRetries:
-    def test_receiver_answering_500_twice(self, store: Any, hooks: Receiver, now: Now) -> None:
+    def test_receiver_answering_500_twice(
+        self, store: Any, hooks: Receiver, now: ManualClock
+    ) -> None:
         """Two 500s are retried after 1 s then 2 s, each signed afresh; the body is unchanged."""
         hooks.script = [500, 500]
         run_task(store, "t1", "start")
@@ -277,7 +273,7 @@ class TestRetries:
             assert verified(delivery, now).task_id == "t1"
 
     def test_receiver_down_then_dead_letter_then_replay(
-        self, store: Any, hooks: Receiver, now: Now
+        self, store: Any, hooks: Receiver, now: ManualClock
     ) -> None:
         """A refused connection is retried after 1, 2, 4, 8, 16 s, then kept as a dead letter,
         listed, and delivered when replayed."""
@@ -294,7 +290,7 @@ class TestRetries:
             assert "could not post" in attempt.problem
             if attempt.next_at is not None:
                 waits.append((attempt.next_at - now()).total_seconds())
-                now.at = attempt.next_at
+                now.now = attempt.next_at
         assert waits == [1, 2, 4, 8, 16]
         assert outcomes == ["retry"] * 5 + ["dead"]
         assert down.deliver() == []
@@ -311,7 +307,7 @@ class TestRetries:
         assert statuses(hooks.got()) == [("t1", "started")]
         assert body_digest(hooks.got()[0].body) == body_digest(letter.body)
 
-    def test_delays_are_configurable(self, store: Any, now: Now) -> None:
+    def test_delays_are_configurable(self, store: Any, now: ManualClock) -> None:
         """``delays=(5,)``: one retry after 5 s, then a dead letter."""
         run_task(store, "t1", "start")
         sender = new_sender(store, f"http://127.0.0.1:{closed_port()}/", now, delays=(5,))
@@ -322,7 +318,9 @@ class TestRetries:
         [second] = sender.deliver()
         assert second.outcome == "dead"
 
-    def test_redirects_are_not_followed(self, store: Any, hooks: Receiver, now: Now) -> None:
+    def test_redirects_are_not_followed(
+        self, store: Any, hooks: Receiver, now: ManualClock
+    ) -> None:
         """A 302 is a failed attempt, and the redirect's target gets nothing."""
         hooks.script = [REDIRECT]
         run_task(store, "t1", "start")
@@ -332,7 +330,9 @@ class TestRetries:
         assert (attempt.outcome, attempt.status_code) == ("retry", 302)
         assert [d.path for d in hooks.got()] == ["/hooks/tasklife"]
 
-    def test_big_answer_is_not_read_to_its_end(self, store: Any, hooks: Receiver, now: Now) -> None:
+    def test_big_answer_is_not_read_to_its_end(
+        self, store: Any, hooks: Receiver, now: ManualClock
+    ) -> None:
         """A 2xx with a 64 MiB body counts as delivered after reading a few KiB of it."""
         hooks.script = [BIG]
         run_task(store, "t1", "start")
@@ -344,7 +344,7 @@ class TestRetries:
         assert hooks.answer_finished is False
         assert MAX_ANSWER_BYTES <= 64 * 1024
 
-    def test_an_attempt_times_out(self, store: Any, hooks: Receiver, now: Now) -> None:
+    def test_an_attempt_times_out(self, store: Any, hooks: Receiver, now: ManualClock) -> None:
         """A receiver that does not answer within ``timeout`` is a failed attempt."""
         hooks.script = [HANG]
         run_task(store, "t1", "start")
@@ -360,7 +360,7 @@ class TestRetries:
 
 class TestOrderAndClaims:
     def test_a_tasks_events_wait_for_its_failing_one(
-        self, store: Any, hooks: Receiver, now: Now
+        self, store: Any, hooks: Receiver, now: ManualClock
     ) -> None:
         """While a task's event is retried, its later events wait; other tasks' go on."""
         hooks.script = [500]
@@ -377,7 +377,7 @@ class TestOrderAndClaims:
         assert got[0] == ("a", "started")
 
     def test_a_dead_letter_does_not_block_its_task(
-        self, store: Any, hooks: Receiver, now: Now
+        self, store: Any, hooks: Receiver, now: ManualClock
     ) -> None:
         """Once a task's event is a dead letter, its later events go out."""
         hooks.script = [500]
@@ -388,7 +388,7 @@ class TestOrderAndClaims:
         assert statuses(hooks.got()) == [("a", "started"), ("a", "paused")]
 
     def test_a_dead_replicas_claim_is_taken_over(
-        self, store: Any, hooks: Receiver, now: Now
+        self, store: Any, hooks: Receiver, now: ManualClock
     ) -> None:
         """A claim whose lease ran out is taken by another sender; the first settles nothing."""
         run_task(store, "t1", "start")
@@ -412,7 +412,7 @@ class TestOrderAndClaims:
         assert len(hooks.got()) == 1
 
     def test_an_attempt_outliving_its_lease_is_lost(
-        self, store: Any, hooks: Receiver, now: Now, caplog: pytest.LogCaptureFixture
+        self, store: Any, hooks: Receiver, now: ManualClock, caplog: pytest.LogCaptureFixture
     ) -> None:
         """A sender whose POST outlives its lease records nothing: another took the event over
         and delivered it; the late one says so."""
@@ -435,7 +435,7 @@ class TestOrderAndClaims:
         assert other.pending() == 0
 
     def test_a_batch_stops_posting_before_its_lease_ends(
-        self, store: Any, hooks: Receiver, now: Now
+        self, store: Any, hooks: Receiver, now: ManualClock
     ) -> None:
         """Claimed events a slow batch could not post within its lease are released at once."""
         hooks.script = [HANG]
@@ -450,7 +450,7 @@ class TestOrderAndClaims:
         assert (released.task_id, released.outcome, released.attempt) == ("b", "delivered", 1)
 
     def test_settling_waits_for_a_claimers_brief_row_lock(
-        self, store: Any, hooks: Receiver, now: Now, request: pytest.FixtureRequest
+        self, store: Any, hooks: Receiver, now: ManualClock, request: pytest.FixtureRequest
     ) -> None:
         """A delivered row another transaction briefly locks is still dropped (not left leased
         as if its lease were lost): PostgreSQL claimers lock rows they then find leased."""
@@ -546,7 +546,7 @@ class TestConfiguration:
         assert caught.value.argument == option
 
     def test_secret_and_path_never_shown(
-        self, store: Any, now: Now, caplog: pytest.LogCaptureFixture
+        self, store: Any, now: ManualClock, caplog: pytest.LogCaptureFixture
     ) -> None:
         """Neither the secret nor the URL's path is in a repr, an attempt or a log line."""
         caplog.set_level(logging.DEBUG)
