@@ -10,7 +10,6 @@ port it cannot bind) is one line on stderr saying what and where, and a non-zero
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import signal
@@ -34,6 +33,7 @@ from tasklife.service.deliveries import DeliveryStore
 from tasklife.service.sender import service_metadata
 from tasklife.service.tables import SQLStore
 from tasklife.store import StoreError
+from tasklife.v1 import is_loopback_host
 
 __all__ = ["SHUTDOWN_SECONDS", "Webhooks", "serve"]
 
@@ -98,7 +98,7 @@ def serve(
     try:
         with _sigterm_interrupts():
             keys = _keys(api_key)
-            if not _is_loopback(host):
+            if not is_loopback_host(host):
                 log.warning("binding %s: the server is reachable from other machines", host)
             store = _open_store(db, options or DatabaseOptions())
             try:
@@ -213,12 +213,3 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
