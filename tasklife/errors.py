@@ -44,6 +44,7 @@ error carries structured fields beside its message, and no message ever contains
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -67,7 +68,32 @@ __all__ = [
 
 
 class TaskLifeError(Exception):
-    """The root of every error tasklife raises."""
+    """The root of every error tasklife raises.
+
+    Every error pickles (and copies) as a call of its constructor: each parameter of
+    ``__init__`` is read back from the attribute of the same name, so an error class keeps each
+    argument under its parameter's name and needs no ``__reduce__`` of its own.
+    """
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        init = type(self).__init__
+        if not inspect.isfunction(init):  # no constructor of its own: Exception's rule
+            return super().__reduce__()
+        args: list[object] = []
+        keywords: dict[str, object] = {}
+        for name, parameter in list(inspect.signature(init).parameters.items())[1:]:
+            if parameter.kind is parameter.KEYWORD_ONLY:
+                keywords[name] = getattr(self, name)
+            else:
+                args.append(getattr(self, name))
+        return (_rebuilt, (type(self), tuple(args), keywords))
+
+
+def _rebuilt(
+    cls: type[TaskLifeError], args: tuple[object, ...], keywords: dict[str, object]
+) -> TaskLifeError:
+    """``cls(*args, **keywords)``: what a pickled error is rebuilt with."""
+    return cls(*args, **keywords)
 
 
 def shown(value: object) -> str:
@@ -93,9 +119,6 @@ class InvalidTaskData(TaskLifeError, ValueError):
         self.problem = problem
         super().__init__(f"{field}: {problem}")
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.field, self.problem))
-
 
 class InvalidArgument(TaskLifeError, ValueError):
     """An argument that is not task data is out of range or of the wrong kind.
@@ -109,9 +132,6 @@ class InvalidArgument(TaskLifeError, ValueError):
         self.argument = argument
         self.problem = problem
         super().__init__(f"{argument}: {problem}")
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.argument, self.problem))
 
 
 class TableError(TaskLifeError, ValueError):
@@ -145,9 +165,6 @@ class InvalidTransition(TaskLifeError):
             why = f"it is {self.status}; allowed from {self.status}: {options}"
         return f"cannot {self.action} task {self.task_id!r}: {why}"
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.task_id, self.status, self.action, self.allowed))
-
 
 class CannotResumeStoppedTask(InvalidTransition):
     """Resume was asked of a stopped task. Stopping is irreversible: create a new task."""
@@ -169,9 +186,6 @@ class TaskNotRunning(TaskLifeError):
             f"task {task_id!r} is {status}: steps are only taken while a task is running"
         )
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.task_id, self.status))
-
 
 class TaskConflict(TaskLifeError):
     """Two views of the same task disagree in a way tasklife cannot settle; nothing was changed."""
@@ -189,9 +203,6 @@ class StaleTransition(TaskConflict):
             f"(prepared at version {expected_version}, now at version {actual_version})"
         )
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.task_id, self.expected_version, self.actual_version))
-
 
 class ReconcileConflict(TaskConflict):
     """The remote reports a status the local task cannot reach through the lifecycle table."""
@@ -204,9 +215,6 @@ class ReconcileConflict(TaskConflict):
             f"task {task_id!r} is {local} locally but {remote} remotely, and no sequence of "
             f"actions leads from {local} to {remote}; the local task was left unchanged"
         )
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.task_id, self.local, self.remote))
 
 
 class ListenerError(TaskLifeError):
@@ -223,6 +231,3 @@ class ListenerError(TaskLifeError):
             f"{len(self.errors)} listener(s) raised ({names}) after {record.action} was "
             f"committed as record {record.seq}; the transition stands"
         )
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.record, self.errors))

@@ -45,9 +45,6 @@ class StoreConflict(StoreError, TaskConflict):
             f"(loaded at token {expected}, now {now}); load it again and retry"
         )
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.task_id, self.expected, self.actual))
-
 
 class TooManyConflicts(StoreConflict):
     """``transact`` lost the race to other writers on every one of its ``attempts``."""
@@ -61,9 +58,6 @@ class TooManyConflicts(StoreConflict):
             "this unit of work was written",
         )
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.task_id, self.expected, self.actual, self.attempts))
-
 
 class TaskNotStored(StoreError, LookupError):
     """No task with ``task_id`` is stored."""
@@ -71,9 +65,6 @@ class TaskNotStored(StoreError, LookupError):
     def __init__(self, task_id: str) -> None:
         self.task_id = task_id
         super().__init__(f"no task {task_id!r} is stored")
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.task_id,))
 
 
 class StoreCorruption(StoreError):
@@ -84,5 +75,3 @@ class StoreCorruption(StoreError):
         self.problem = problem
         super().__init__(f"stored task {task_id!r} is not valid: {problem}")
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.task_id, self.problem))

@@ -67,24 +67,6 @@ class TransportError(TaskLifeError):
         code = f" (HTTP {self.status_code})" if self.status_code is not None else ""
         return f"{where}{self.message}{code}"
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.message, self._fields()))
-
-    def _fields(self) -> dict[str, Any]:
-        return {
-            "status_code": self.status_code,
-            "detail": self.detail,
-            "method": self.method,
-            "path": self.path,
-            "may_have_reached_server": self.may_have_reached_server,
-            "retry_after": self.retry_after,
-            "task_id": self.task_id,
-        }
-
-
-def _rebuild(cls: type[TransportError], message: str, fields: dict[str, Any]) -> TransportError:
-    return cls(message, **fields)
-
 
 class AuthError(TransportError):
     """The remote refused the credentials (401/403), or no usable API key was given."""
@@ -144,6 +126,3 @@ class WaitTimeout(TaskLifeError, TimeoutError):
             f"task {task_id!r} is still {status} after waiting {timeout:g} s; "
             "wait again, or stop it"
         )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.task_id, self.status, self.timeout))

@@ -24,9 +24,6 @@ class InvalidSignature(WebhookError):
         self.reason = reason
         super().__init__(f"webhook refused: {reason}")
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.reason,))
-
 
 class WebhookTooOld(WebhookError):
     """Authentic, but signed at ``signed_at``, more than ``tolerance`` seconds from ``now``.
@@ -46,9 +43,6 @@ class WebhookTooOld(WebhookError):
             f"{now.isoformat()}, beyond the tolerance of {tolerance:g} s"
         )
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.signed_at, self.now, self.tolerance))
-
 
 class MalformedWebhook(WebhookError, ValueError):
     """The body is not a webhook envelope; ``field`` is the path to the bad part.
@@ -62,5 +56,3 @@ class MalformedWebhook(WebhookError, ValueError):
         self.problem = problem
         super().__init__(f"malformed webhook: {field}: {problem}")
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.field, self.problem))

@@ -85,7 +85,7 @@ class TestErrors:
         error = cls("m", status_code=422, detail=[{"loc": ["q"]}], method="PUT", path="/p",
                     may_have_reached_server=True, retry_after=2.0, task_id="t")  # fmt: skip
         copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
-        assert (type(copy), str(copy), copy._fields()) == (cls, str(error), error._fields())
+        assert (type(copy), str(copy), vars(copy)) == (cls, str(error), vars(error))
 
     def test_message_names_method_path_and_status(self) -> None:
         """str() says what was asked and what came back."""
