@@ -74,4 +74,3 @@ class StoreCorruption(StoreError):
         self.task_id = task_id
         self.problem = problem
         super().__init__(f"stored task {task_id!r} is not valid: {problem}")
-

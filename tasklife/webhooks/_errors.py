@@ -55,4 +55,3 @@ class MalformedWebhook(WebhookError, ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"malformed webhook: {field}: {problem}")
-
