@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import attrs
 from transitions import EventData, Machine, State, Transition
 
-from tasklife.errors import TableError
+from tasklife.errors import CannotResumeStoppedTask, InvalidTransition, TableError
 
 if TYPE_CHECKING:
     from tasklife.task import Task, TransitionRecord
@@ -238,6 +238,22 @@ class Lifecycle:
     def allowed_actions(self, status: TaskStatus) -> tuple[Action, ...]:
         """The actions the table allows from ``status``, in table order."""
         return self._allowed[status]
+
+    def refusal(self, task_id: str, status: TaskStatus, action: Action) -> InvalidTransition | None:
+        """What ``action`` from ``status`` means when the table forbids it.
+
+        None for ``stop`` on a terminal status (already ended: an idempotent no-op);
+        ``CannotResumeStoppedTask`` for ``resume`` of a stopped task; ``InvalidTransition``,
+        naming the allowed actions, for everything else. Every refusal is decided here.
+        """
+        if action is Action.STOP and status in self.terminal:
+            return None
+        error = (
+            CannotResumeStoppedTask
+            if action is Action.RESUME and status is TaskStatus.STOPPED
+            else InvalidTransition
+        )
+        return error(task_id, status, action, self._allowed[status])
 
     def path(
         self, source: TaskStatus, dest: TaskStatus, *, ran: bool = False

@@ -17,10 +17,8 @@ from typing import Any, Final, Literal, Self, TypeVar, cast
 import attrs
 
 from tasklife.errors import (
-    CannotResumeStoppedTask,
     InvalidArgument,
     InvalidTaskData,
-    InvalidTransition,
     ListenerError,
     ReconcileConflict,
     StaleTransition,
@@ -682,16 +680,11 @@ class Task:
             ) from None
 
     def _refuse(self, action: Action) -> Literal[False]:
-        """False for ``stop`` on a terminal task (a no-op); otherwise raise the right error."""
-        status = self._status
-        if action is Action.STOP and status.is_terminal:
+        """False for ``stop`` on a terminal task (a no-op); otherwise raise the table's refusal."""
+        error = LIFECYCLE.refusal(self._id, self._status, action)
+        if error is None:
             return False
-        error = (
-            CannotResumeStoppedTask
-            if action is Action.RESUME and status is TaskStatus.STOPPED
-            else InvalidTransition
-        )
-        raise error(self._id, status, action, LIFECYCLE.allowed_actions(status))
+        raise error
 
     def _fire(
         self,

@@ -8,7 +8,7 @@ import pytest
 from transitions import Machine
 
 from tasklife import LIFECYCLE, TABLE, Action, Lifecycle, Rule, TaskStatus
-from tasklife.errors import TableError
+from tasklife.errors import CannotResumeStoppedTask, InvalidTransition, TableError
 
 S: TypeAlias = TaskStatus
 A: TypeAlias = Action
@@ -77,6 +77,25 @@ class TestTable:
     def test_shortest_path(self, source: S, dest: S, path: tuple[A, ...] | None) -> None:
         """path() is the shortest legal action sequence, None when the table forbids any."""
         assert LIFECYCLE.path(source, dest) == path
+
+    @pytest.mark.parametrize(
+        ("status", "action"),
+        [(s, a) for s in S for a in A if (s, a) not in EXPECTED],
+        ids=lambda v: str(v),
+    )
+    def test_refusal_of_each_forbidden_pair(self, status: S, action: A) -> None:
+        """stop on a terminal status is a no-op; resume of a stopped task has its own error."""
+        refusal = LIFECYCLE.refusal("t-1", status, action)
+        if action is A.STOP:
+            assert status.is_terminal
+            assert refusal is None
+        elif (status, action) == (S.STOPPED, A.RESUME):
+            assert type(refusal) is CannotResumeStoppedTask
+            assert "create a new task" in str(refusal)
+        else:
+            assert type(refusal) is InvalidTransition
+            assert (refusal.task_id, refusal.status, refusal.action) == ("t-1", status, action)
+            assert refusal.allowed == LIFECYCLE.allowed_actions(status)
 
     def test_machine_is_built_once_and_holds_no_model(self) -> None:
         """The one transitions machine belongs to the lifecycle and keeps no task alive."""
