@@ -81,7 +81,7 @@ class TestTable:
     @pytest.mark.parametrize(
         ("status", "action"),
         [(s, a) for s in S for a in A if (s, a) not in EXPECTED],
-        ids=lambda v: str(v),
+        ids=str,
     )
     def test_refusal_of_each_forbidden_pair(self, status: S, action: A) -> None:
         """stop on a terminal status is a no-op; resume of a stopped task has its own error."""
