@@ -15,7 +15,8 @@ import enum
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, cast
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import attrs
 from transitions import EventData, Machine, State, Transition
@@ -289,14 +290,7 @@ class Lifecycle:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` after every transition of every task; returns an unsubscriber."""
-        with self._listeners_lock:
-            self._listeners = (*self._listeners, listener)
-
-        def unsubscribe() -> None:
-            with self._listeners_lock:
-                self._listeners = tuple(x for x in self._listeners if x is not listener)
-
-        return unsubscribe
+        return subscribed(self, self._listeners_lock, listener)
 
     # derived documents -----------------------------------------------------------------
 
@@ -310,6 +304,30 @@ class Lifecycle:
         rows.append("")
         rows.append(f"Terminal (nothing leaves them): {terminal}.")
         return "\n".join(rows) + "\n"
+
+
+class HasListeners(Protocol):
+    """What ``subscribed`` adds to: an object whose listeners are one tuple."""
+
+    _listeners: tuple[Listener, ...]
+
+
+def subscribed(
+    owner: HasListeners, lock: AbstractContextManager[object], listener: Listener
+) -> Callable[[], None]:
+    """Add ``listener`` to ``owner``'s listeners under ``lock``; return its unsubscriber.
+
+    The tuple is replaced, never changed in place, so a transition that is calling the
+    listeners it read goes on with those; the lifecycle and every task subscribe through this.
+    """
+    with lock:
+        owner._listeners = (*owner._listeners, listener)
+
+    def unsubscribe() -> None:
+        with lock:
+            owner._listeners = tuple(x for x in owner._listeners if x is not listener)
+
+    return unsubscribe
 
 
 def _at_prepared_version(event: EventData) -> bool:

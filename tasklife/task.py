@@ -33,7 +33,7 @@ from tasklife.layout import (
     RecordDict,
     TaskDict,
 )
-from tasklife.lifecycle import LIFECYCLE, Action, Listener, TaskStatus
+from tasklife.lifecycle import LIFECYCLE, Action, Listener, TaskStatus, subscribed
 from tasklife.observation import (
     DEFAULT_SKEW,
     MAX_STEPS,
@@ -569,14 +569,7 @@ class Task:
         run and then ``ListenerError`` is raised: the transition itself stays committed.
         Returns a function that unsubscribes.
         """
-        with self._lock:
-            self._listeners = (*self._listeners, listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                self._listeners = tuple(x for x in self._listeners if x is not listener)
-
-        return unsubscribe
+        return subscribed(self, self._lock, listener)
 
     # serialization ---------------------------------------------------------------------
 
