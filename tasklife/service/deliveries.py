@@ -79,12 +79,7 @@ _POSTGRESQL: Final = (
     ),
 )
 
-WEBHOOK: Final = Tables(
-    component="webhook",
-    tables=("deliveries",),
-    indexes=("deliveries_due", "deliveries_task"),
-    migrations={"sqlite": _SQLITE, "postgresql": _POSTGRESQL},
-)
+WEBHOOK: Final = Tables("webhook", {"sqlite": _SQLITE, "postgresql": _POSTGRESQL})
 """The delivery queue's table, ``webhook_deliveries``, beside the store's (see
 ``tasklife.service.tables``)."""
 

@@ -3,8 +3,9 @@
 The mechanism (for the service's tables here, and for any other component of tasklife that
 keeps rows of its own beside the tasks, such as the webhook sender's deliveries):
 
-- ``Tables(component, tables, indexes, migrations)`` declares a component's tables. Each table
-  ``n`` is ``<component>_<n>``, named like the store's own (``Sql.table``): on SQLite with the
+- ``Tables(component, migrations)`` declares a component's tables: those its migrations create
+  (``CREATE TABLE {<component>_<n>}``, ``CREATE INDEX {...}``). Each table
+  ``<component>_<n>`` is named like the store's own (``Sql.table``): on SQLite with the
   store's prefix (``tasklife_service_tasks``), on PostgreSQL in the store's schema
   (``"tasklife"."service_tasks"``); each index likewise (``Sql.index``: unqualified on
   PostgreSQL, where an index lives with its table). ``migrations`` holds, per engine
@@ -34,14 +35,15 @@ is running (see ``tasklife.service.tasks``). ``seq`` orders an owner's tasks by 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, cast
 
 import attrs
 
-from tasklife.errors import InvalidTaskData
+from tasklife.errors import InvalidArgument, InvalidTaskData
 from tasklife.lifecycle import TaskStatus
 from tasklife.store import StoreCorruption
 from tasklife.store.drivers import SQLTransaction
@@ -82,20 +84,46 @@ class SQLStore(Protocol):
         """Release the store's connections."""
 
 
+_CREATES: Final = re.compile(r"CREATE (?:UNIQUE )?(TABLE|INDEX) \{(\w+)\}")
+
+
 @attrs.frozen
 class Tables:
-    """A component's tables beside a store's, and their numbered migrations (see the module)."""
+    """A component's tables beside a store's, and their numbered migrations (see the module).
+
+    The tables and indexes are the ones the migrations create: each is named once, in its
+    ``CREATE TABLE {<component>_<n>}`` or ``CREATE INDEX {...}``. Every engine's migrations
+    must create the same names, all starting with ``<component>_``; ``InvalidArgument`` if not.
+    """
 
     component: str
-    tables: tuple[str, ...]
-    indexes: tuple[str, ...]
     migrations: Mapping[Engine, tuple[tuple[str, ...], ...]]
+    created: Mapping[str, Literal["TABLE", "INDEX"]] = attrs.field(init=False)
+
+    @created.default
+    def _created(self) -> dict[str, Literal["TABLE", "INDEX"]]:
+        found = {
+            engine: {
+                name: cast(Literal["TABLE", "INDEX"], kind)
+                for script in scripts
+                for statement in script
+                for kind, name in _CREATES.findall(statement)
+            }
+            for engine, scripts in self.migrations.items()
+        }
+        names = next(iter(found.values()), {})
+        if any(other != names for other in found.values()):
+            raise InvalidArgument("migrations", "each engine must create the same tables")
+        if any(not name.startswith(self.component + "_") for name in names):
+            raise InvalidArgument("migrations", f"names must start with {self.component}_")
+        return names
 
     def sql(self, store: Sql) -> Sql:
         """The statements of this component over the store ``store``'s database."""
-        prefix = self.component + "_"
-        own = {prefix + n: store.table(prefix + n) for n in self.tables}
-        own |= {prefix + n: store.index(prefix + n) for n in self.indexes}
+        own = {
+            name: store.table(name) if kind == "TABLE" else store.index(name)
+            for name, kind in self.created.items()
+        }
         own["migrations"] = store.table(f"{self.component}_migrations")
         return attrs.evolve(
             store, tables=store.tables | own, migrations=self.migrations[store.engine]
@@ -129,12 +157,7 @@ _POSTGRESQL: Final = (
     ),
 )
 
-SERVICE: Final = Tables(
-    component="service",
-    tables=("tasks",),
-    indexes=("by_owner", "by_due"),
-    migrations={"sqlite": _SQLITE, "postgresql": _POSTGRESQL},
-)
+SERVICE: Final = Tables("service", {"sqlite": _SQLITE, "postgresql": _POSTGRESQL})
 """The service's tables (see the module)."""
 
 

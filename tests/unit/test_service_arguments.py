@@ -8,7 +8,8 @@ import pytest
 
 from tasklife import Action, InvalidArgument
 from tasklife.service import TaskService, Ticker
-from tasklife.service.tables import SQLStore
+from tasklife.service.deliveries import WEBHOOK
+from tasklife.service.tables import SERVICE, SQLStore, Tables
 
 HALF = cast(int, 1.5)
 NO_STORE = cast(SQLStore, object())  # every refusal below happens before the store is used
@@ -40,3 +41,30 @@ class TestServiceArguments:
         with pytest.raises(InvalidArgument) as info:
             call()
         assert info.value.argument == argument
+
+
+class TestTables:
+    def test_names_come_from_the_migrations(self) -> None:
+        """A component's tables and indexes are the ones its DDL creates, on every engine."""
+        assert dict(SERVICE.created) == {
+            "service_tasks": "TABLE", "service_by_owner": "INDEX", "service_by_due": "INDEX",
+        }  # fmt: skip
+        assert dict(WEBHOOK.created) == {
+            "webhook_deliveries": "TABLE",
+            "webhook_deliveries_due": "INDEX",
+            "webhook_deliveries_task": "INDEX",
+        }
+
+    @pytest.mark.parametrize(
+        "migrations",
+        [
+            {"sqlite": (("CREATE TABLE {x_a} (id int)",),), "postgresql": ((),)},
+            {"sqlite": (("CREATE UNIQUE INDEX {y_a} ON {tasks} (id)",),)},
+        ],
+        ids=["engines-differ", "foreign-name"],
+    )
+    def test_inconsistent_migrations_are_refused(self, migrations: Any) -> None:
+        """Engines that create different names, or a name outside the component, are refused."""
+        with pytest.raises(InvalidArgument) as info:
+            Tables("x", migrations)
+        assert info.value.argument == "migrations"
