@@ -8,13 +8,14 @@ httpx) only when they run, so ``tasklife diagram`` and ``import tasklife`` never
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 from tasklife.diagram import render
 from tasklife.lifecycle import LIFECYCLE
@@ -33,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tasklife",
@@ -42,11 +46,8 @@ def _parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"%(prog)s {_version()}", help="show the version"
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-    diagram = commands.add_parser(
-        "diagram",
-        help="write the lifecycle diagrams (Mermaid, SVG, README) generated from the table",
-        description="Write diagrams/ from the lifecycle table: task_lifecycle.mmd, "
-        "task_lifecycle.svg and README.md.",
+    diagram = _command(
+        commands, _diagram, "write the lifecycle diagrams (Mermaid, SVG, README) from the table"
     )
     diagram.add_argument(
         "--out", type=Path, default=Path("diagrams"), help="folder to write (default: diagrams)"
@@ -56,31 +57,49 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write nothing; exit 1 if any file in the folder differs from the table",
     )
-    diagram.set_defaults(run=_diagram)
     _add_serve(commands)
-    _add_demo(commands)
+    _command(
+        commands, _demo, "drive one task through a local server: run, pause, resume, stop, "
+        "resume (refused)",
+    )  # fmt: skip
     _add_webhooks(commands)
     return parser
 
 
-def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    serve = commands.add_parser(
-        "serve",
-        help="run a local Browser Use v1-compatible server (needs the server extra)",
-        description="Serve the Browser Use Cloud API v1 task endpoints from a SQLite file or a "
-        "PostgreSQL database, with simulated execution. The API key comes from --api-key, "
-        "else TASKLIFE_API_KEY, else BROWSER_USE_API_KEY.",
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
-    serve.add_argument(
+def _command(
+    commands: _Commands, run: Callable[[argparse.Namespace], int], summary: str
+) -> argparse.ArgumentParser:
+    """The subcommand ``run`` runs: named after it (``_dead_letters``: ``dead-letters``),
+    ``summary`` in the list of commands, ``run``'s docstring as its ``--help`` description."""
+    name = run.__name__.strip("_").replace("_", "-")
+    command = commands.add_parser(name, help=summary, description=inspect.getdoc(run))
+    command.set_defaults(run=run)
+    return command
+
+
+def _add_database(command: argparse.ArgumentParser) -> None:
+    """``--db`` and ``--db-schema``: the database of ``serve``, and of ``webhooks``' actions."""
+    command.add_argument(
         "--db",
         default="tasklife.sqlite3",
         help="where the tasks live: a SQLite file, or a PostgreSQL database as a URL "
         "(postgresql://user@host:5432/db) or a libpq key=value string ('host=... dbname=...'; "
-        "needs the postgres extra). Several servers on one database act as one service "
-        "(default: ./tasklife.sqlite3)",
+        "needs the postgres extra) (default: ./tasklife.sqlite3)",
     )
+    command.add_argument(
+        "--db-schema",
+        default="tasklife",
+        help="PostgreSQL: the schema holding the tables (default: tasklife)",
+    )
+
+
+def _add_serve(commands: _Commands) -> None:
+    serve = _command(
+        commands, _serve, "run a local Browser Use v1-compatible server (needs the server extra)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
+    _add_database(serve)
     serve.add_argument(
         "--db-timeout",
         type=float,
@@ -99,11 +118,6 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         default=10,
         help="PostgreSQL: connections the pool opens at most (default: 10)",
-    )
-    serve.add_argument(
-        "--db-schema",
-        default="tasklife",
-        help="PostgreSQL: the schema holding the tables (default: tasklife)",
     )
     serve.add_argument(
         "--api-key",
@@ -147,21 +161,9 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="allow a plain http:// webhook URL off this machine (unencrypted)",
     )
-    serve.set_defaults(run=_serve)
 
 
-def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    demo = commands.add_parser(
-        "demo",
-        help="drive one task through a local server: run, pause, resume, stop, resume (refused)",
-        description="Start a server in-process on a free loopback port with a temporary SQLite "
-        "file and a random key, drive one task through the transport and print each "
-        "transition and the task's history.",
-    )
-    demo.set_defaults(run=_demo)
-
-
-def _add_webhooks(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_webhooks(commands: _Commands) -> None:
     webhooks = commands.add_parser(
         "webhooks",
         help="list and replay the webhook events whose every attempt failed (dead letters)",
@@ -169,32 +171,15 @@ def _add_webhooks(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "events kept after their last failed attempt, in the server's database.",
     )
     actions = webhooks.add_subparsers(required=True, metavar="ACTION")
-    listing = actions.add_parser(
-        "dead-letters", help="list the dead letters, oldest first", description="List the "
-        "dead letters, oldest first: id, task, status, event time, attempts, last error.",
-    )  # fmt: skip
-    replay = actions.add_parser(
-        "replay", help="queue dead letters again", description="Queue dead letters again, "
-        "due at once with fresh attempts; a running `tasklife serve` with a webhook URL sends "
-        "them (signed afresh, same body).",
-    )  # fmt: skip
+    listing = _command(actions, _dead_letters, "list the dead letters, oldest first")
+    replay = _command(actions, _replay, "queue dead letters again")
     for action in (listing, replay):
-        action.add_argument(
-            "--db", default="tasklife.sqlite3",
-            help="the database `tasklife serve --db` uses: a SQLite file or a PostgreSQL "
-            "connection string (default: ./tasklife.sqlite3)",
-        )  # fmt: skip
-        action.add_argument(
-            "--db-schema", default="tasklife",
-            help="PostgreSQL: the schema holding the tables (default: tasklife)",
-        )  # fmt: skip
+        _add_database(action)
     listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     which = replay.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", type=int, action="append", dest="ids", help="a dead letter's id")
     which.add_argument("--all", action="store_true", help="every dead letter")
-    listing.set_defaults(run=_dead_letters)
-    replay.set_defaults(run=_replay)
 
 
 class _Refused(Exception):
@@ -230,6 +215,7 @@ def _deliveries(args: argparse.Namespace) -> Iterator[Deliveries]:
 
 
 def _dead_letters(args: argparse.Namespace) -> int:
+    """List the dead letters, oldest first: id, task, status, event time, attempts, last error."""
     if not 1 <= args.limit <= 10_000:
         print("tasklife webhooks: --limit must be from 1 to 10000", file=sys.stderr)
         return 2
@@ -259,6 +245,8 @@ def _dead_letters(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    """Queue dead letters again, due at once with fresh attempts; a running `tasklife serve`
+    with a webhook URL sends them (signed afresh, same body)."""
     try:
         with _deliveries(args) as queue:
             count = queue.replay(None if args.all else args.ids)
@@ -276,6 +264,8 @@ def _version() -> str:
 
 
 def _diagram(args: argparse.Namespace) -> int:
+    """Write diagrams/ from the lifecycle table: task_lifecycle.mmd, task_lifecycle.svg and
+    README.md."""
     out: Path = args.out
     files = render(LIFECYCLE)
     if args.check:
@@ -298,6 +288,9 @@ def _read(path: Path) -> str | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Serve the Browser Use Cloud API v1 task endpoints from a SQLite file or a PostgreSQL
+    database, with simulated execution; several servers on one database act as one service.
+    The API key comes from --api-key, else TASKLIFE_API_KEY, else BROWSER_USE_API_KEY."""
     try:
         from tasklife.server.serve import Webhooks, serve  # noqa: PLC0415 - the server extra
     except ImportError as error:
@@ -353,6 +346,9 @@ def api_key(given: str | None, environ: Mapping[str, str]) -> str | None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    """Start a server in-process on a free loopback port with a temporary SQLite file and a
+    random key, drive one task through the transport and print each transition and the
+    task's history."""
     try:
         from tasklife.demo import run_demo  # noqa: PLC0415 - needs the server extra
     except ImportError as error:
