@@ -53,6 +53,7 @@ class _Work(Generic[T]):
     attempts: int = 0
 
 
+@attrs.define(eq=False, repr=False)
 class Writer:
     """Runs works in batches, one transaction per batch, on a thread of its own.
 
@@ -63,27 +64,22 @@ class Writer:
     every replica, so two replicas' batches never wait for each other in a cycle (deadlock).
     """
 
-    def __init__(
-        self,
-        store: SQLStore,
-        *,
-        attempts: int,
-        batch: int = DEFAULT_BATCH,
-        on_rollback: Callable[[], None] | None = None,
-        prepare: Callable[[SQLTransaction, list[str]], None] | None = None,
-        clean: tuple[type[Exception], ...] = (),
-    ) -> None:
-        self._store = store
-        self._attempts = attempts
-        self._batch = batch
-        self._on_rollback = on_rollback
-        self._prepare = prepare
-        self._clean = clean
-        self._queue: queue.SimpleQueue[_Work[Any] | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self._batching = threading.Lock()  # one batch at a time, whichever thread runs it
+    _store: SQLStore
+    _attempts: int = attrs.field(kw_only=True)
+    _batch: int = attrs.field(default=DEFAULT_BATCH, kw_only=True)
+    _on_rollback: Callable[[], None] | None = attrs.field(default=None, kw_only=True)
+    _prepare: Callable[[SQLTransaction, list[str]], None] | None = attrs.field(
+        default=None, kw_only=True
+    )
+    _clean: tuple[type[Exception], ...] = attrs.field(default=(), kw_only=True)
+    _queue: queue.SimpleQueue[_Work[Any] | None] = attrs.field(
+        init=False, factory=queue.SimpleQueue
+    )
+    _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _thread: threading.Thread | None = attrs.field(init=False, default=None)
+    _closed: bool = attrs.field(init=False, default=False)
+    # one batch at a time, whichever thread runs it
+    _batching: threading.Lock = attrs.field(init=False, factory=threading.Lock)
 
     def submit(
         self, run: Callable[[SQLTransaction], T], key: str | None = None
