@@ -45,7 +45,7 @@ error carries structured fields beside its message, and no message ever contains
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -94,6 +94,15 @@ def _rebuilt(
 ) -> TaskLifeError:
     """``cls(*args, **keywords)``: what a pickled error is rebuilt with."""
     return cls(*args, **keywords)
+
+
+def check_options(options: Mapping[str, object], known: Collection[str], of: str) -> None:
+    """Raise ``InvalidArgument`` naming the first of ``options`` that is not ``known`` to ``of``
+    (the keywords of a ``**options: Unpack[...]`` that the type checker cannot see)."""
+    unknown = sorted(set(options).difference(known))
+    if unknown:
+        listed = ", ".join(sorted(known))
+        raise InvalidArgument(unknown[0], f"is not an option of {of} ({listed})")
 
 
 def shown(value: object) -> str:

@@ -62,7 +62,7 @@ from typing import Any, Final, Generic, TypedDict, TypeVar, Unpack
 
 import attrs
 
-from tasklife.errors import InvalidArgument, TaskLifeError
+from tasklife.errors import InvalidArgument, TaskLifeError, check_options
 from tasklife.lifecycle import LIFECYCLE, Action, TaskStatus
 from tasklife.task import Clock, PreparedTransition, Task, check_id, utc_now
 from tasklife.transports.base import AsyncTransport, Transport
@@ -110,9 +110,6 @@ class WaitOptions(TypedDict, total=False):
     interval: float
     on_progress: Progress | None
     monotonic: Callable[[], float]
-
-
-_WAIT_OPTIONS: Final = frozenset(WaitOptions.__annotations__)
 
 
 @attrs.frozen
@@ -182,9 +179,7 @@ def _refresh(bound: _Bound[Any], seconds: float | None = None) -> Flow[TaskView]
 
 def _wait(task: Task, until: Until, options: Mapping[str, Any]) -> Flow[TaskStatus]:
     """Poll until the status is wanted, within ``timeout``: every poll gets the time left."""
-    unknown = sorted(set(options) - _WAIT_OPTIONS)
-    if unknown:
-        raise InvalidArgument(unknown[0], f"is not an option of wait(): {sorted(_WAIT_OPTIONS)}")
+    check_options(options, WaitOptions.__annotations__, "wait()")
     wanted = _wanted(until)
     timeout = _seconds("timeout", options.get("timeout", DEFAULT_WAIT_TIMEOUT))
     interval = _seconds("interval", options.get("interval", DEFAULT_WAIT_INTERVAL))

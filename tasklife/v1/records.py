@@ -19,7 +19,7 @@ from typing import Any, Final, TypedDict, Unpack, cast
 
 import attrs
 
-from tasklife.errors import InvalidArgument
+from tasklife.errors import InvalidArgument, check_options
 from tasklife.lifecycle import TaskStatus
 from tasklife.task import Task, check_id
 from tasklife.v1.errors import ProtocolError
@@ -141,7 +141,6 @@ class RunTaskOptions(TypedDict, total=False):
     secrets: Mapping[str, str] | None
 
 
-_OPTIONS: Final = frozenset(RunTaskOptions.__annotations__)
 _SUMMARY_FIELDS: Final = attrs.fields(TaskSummary)
 
 
@@ -165,9 +164,7 @@ class RunTaskRequest:
     @classmethod
     def of(cls, task: object, **options: Unpack[RunTaskOptions]) -> RunTaskRequest:
         """The request for ``task`` with ``options`` (checked: ``InvalidArgument`` if wrong)."""
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise InvalidArgument(unknown[0], f"is not a run-task option ({', '.join(_OPTIONS)})")
+        check_options(options, RunTaskOptions.__annotations__, "run-task")
         given = {name: value for name, value in options.items() if value is not None}
         return read_run_task({"task": task, **given})
 
