@@ -75,6 +75,7 @@ __all__ = [
 log = logging.getLogger("tasklife.webhooks")
 
 DEFAULT_TIMEOUT: Final = 10.0
+"""Seconds one delivery attempt may take, from connecting to the last byte read."""
 MAX_ANSWER_BYTES: Final = 4096
 """The most of a receiver's answer the sender reads (a receiver need only answer 2xx)."""
 DEFAULT_CURSOR: Final = "webhooks"
