@@ -147,8 +147,8 @@ class Kit:
     def watch(self) -> Any:
         return self.store.watch()
 
-    def transact(self, task_id: str, act: Callable[[Task], T], attempts: int = 8) -> Outcome[T]:
-        return transact(self.store, task_id, act, attempts=attempts)
+    def transact(self, task_id: str, act: Callable[[Task], T], **options: Any) -> Outcome[T]:
+        return transact(self.store, task_id, act, **options)
 
     def add(self, task: Task) -> None:
         with self.transaction() as tx:
@@ -293,8 +293,8 @@ class AsyncPostgresKit(PostgresKit):
         finally:
             self.call(manager.__aexit__(None, None, None))
 
-    def transact(self, task_id: str, act: Callable[[Task], T], attempts: int = 8) -> Outcome[T]:
-        return self.call(async_transact(self.store, task_id, act, attempts=attempts))
+    def transact(self, task_id: str, act: Callable[[Task], T], **options: Any) -> Outcome[T]:
+        return self.call(async_transact(self.store, task_id, act, **options))
 
     @contextmanager
     def caller_transaction(self, commit: bool = True) -> Iterator[tuple[Any, Sql]]:

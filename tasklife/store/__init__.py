@@ -39,6 +39,7 @@ from tasklife.store.port import (
 from tasklife.store.sqlite import SQLiteTaskStore
 from tasklife.store.unit_of_work import (
     DEFAULT_ATTEMPTS,
+    TransactOptions,
     async_retried,
     async_transact,
     retried,
@@ -78,6 +79,7 @@ __all__ = [
     "TaskNotStored",
     "TaskStore",
     "TooManyConflicts",
+    "TransactOptions",
     "Transaction",
     "Watch",
     "async_retried",

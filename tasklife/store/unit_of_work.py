@@ -28,11 +28,13 @@ again, and the conflict is raised for that.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from typing import Final, Protocol, TypeVar, cast
+from typing import Final, Generic, Protocol, TypedDict, TypeVar, Unpack, cast
 
-from tasklife.errors import InvalidArgument
+import attrs
+
+from tasklife.errors import InvalidArgument, check_options
 from tasklife.store.errors import StoreConflict, TooManyConflicts
 from tasklife.store.port import (
     AsyncTaskStore,
@@ -44,7 +46,14 @@ from tasklife.store.port import (
 )
 from tasklife.task import Task
 
-__all__ = ["DEFAULT_ATTEMPTS", "async_retried", "async_transact", "retried", "transact"]
+__all__ = [
+    "DEFAULT_ATTEMPTS",
+    "TransactOptions",
+    "async_retried",
+    "async_transact",
+    "retried",
+    "transact",
+]
 
 T = TypeVar("T")
 Tx_co = TypeVar("Tx_co", covariant=True)
@@ -52,13 +61,25 @@ DEFAULT_ATTEMPTS: Final = 8
 """How many times ``transact`` loads and tries by default before ``TooManyConflicts``."""
 
 
+class TransactOptions(TypedDict, total=False):
+    """The options of ``transact`` and ``async_transact``.
+
+    ``attempts``: how many times to load and try before ``TooManyConflicts`` (default
+    ``DEFAULT_ATTEMPTS``; one, whatever is asked, given a transaction). ``loaded``: the task as
+    the caller already holds it (a cache's copy, say), used for the first attempt instead of a
+    load; ``act`` then changes the caller's ``Task`` itself. A stale one is caught by the save's
+    token check (the next attempt loads afresh).
+    """
+
+    attempts: int
+    loaded: Loaded | None
+
+
 def transact(
     target: TaskStore | Transaction,
     task_id: str,
     act: Callable[[Task], T],
-    *,
-    attempts: int = DEFAULT_ATTEMPTS,
-    loaded: Loaded | None = None,
+    **options: Unpack[TransactOptions],
 ) -> Outcome[T]:
     """Load ``task_id``, call ``act(task)``, save what it changed; retried on conflict.
 
@@ -67,41 +88,27 @@ def transact(
     ``TooManyConflicts`` after ``attempts`` lost races (``StoreConflict`` at once when
     ``target`` is a transaction: see the module).
 
-    ``loaded``: the task as the caller already holds it (a cache's copy, say), used for the
-    first attempt instead of a load; ``act`` then changes the caller's ``Task`` itself. A stale
-    one is caught by the save's token check (the next attempt loads afresh).
+    ``options`` (``TransactOptions``): ``attempts`` and ``loaded``; an unknown one raises
+    ``InvalidArgument``.
     """
-    _Retry(task_id, attempts)  # checks ``attempts`` before anything is read
+    attempts, each = _attempts(task_id, act, options)
     if not _is_store(target):
-        return _once(cast("Transaction", target), task_id, act, 1, loaded)
-    made = itertools.count(1)
-    first = itertools.chain([True], itertools.repeat(False))
-    return retried(
-        cast("TaskStore", target),
-        lambda tx: _once(tx, task_id, act, next(made), loaded if next(first) else None),
-        attempts=attempts,
-    )
+        return _once(cast("Transaction", target), next(each))
+    return retried(cast("TaskStore", target), lambda tx: _once(tx, next(each)), attempts=attempts)
 
 
 async def async_transact(
     target: AsyncTaskStore | AsyncTransaction,
     task_id: str,
     act: Callable[[Task], T],
-    *,
-    attempts: int = DEFAULT_ATTEMPTS,
-    loaded: Loaded | None = None,
+    **options: Unpack[TransactOptions],
 ) -> Outcome[T]:
     """``transact`` for an ``AsyncTaskStore`` or an ``AsyncTransaction``."""
-    _Retry(task_id, attempts)
+    attempts, each = _attempts(task_id, act, options)
     if not _is_store(target):
-        return await _async_once(cast("AsyncTransaction", target), task_id, act, 1, loaded)
-    made = itertools.count(1)
-    first = itertools.chain([True], itertools.repeat(False))
-    return await async_retried(
-        cast("AsyncTaskStore", target),
-        lambda tx: _async_once(tx, task_id, act, next(made), loaded if next(first) else None),
-        attempts=attempts,
-    )
+        return await _async_once(cast("AsyncTransaction", target), next(each))
+    store = cast("AsyncTaskStore", target)
+    return await async_retried(store, lambda tx: _async_once(tx, next(each)), attempts=attempts)
 
 
 class Transactional(Protocol[Tx_co]):
@@ -153,37 +160,48 @@ async def async_retried(
             retry.lost(conflict)
 
 
+@attrs.frozen
+class _Attempt(Generic[T]):
+    """One attempt of ``transact``: its number, and the task as the caller holds it (the first
+    attempt only; None: load it)."""
+
+    task_id: str
+    act: Callable[[Task], T]
+    number: int
+    held: Loaded | None
+
+
+def _attempts(
+    task_id: str, act: Callable[[Task], T], options: TransactOptions
+) -> tuple[int, Iterator[_Attempt[T]]]:
+    """``attempts`` from ``options`` (checked before anything is read), and the attempts."""
+    check_options(options, TransactOptions.__annotations__, "transact()")
+    attempts = options.get("attempts", DEFAULT_ATTEMPTS)
+    _Retry(task_id, attempts)
+    first = _Attempt(task_id, act, 1, options.get("loaded"))
+    more = (_Attempt(task_id, act, n, None) for n in itertools.count(2))
+    return attempts, itertools.chain([first], more)
+
+
 def _is_store(target: object) -> bool:
     """A store opens transactions; a transaction does not (cheaper than a Protocol check)."""
     return callable(getattr(target, "transaction", None))
 
 
-def _once(
-    tx: Transaction,
-    task_id: str,
-    act: Callable[[Task], T],
-    attempt: int,
-    held: Loaded | None = None,
-) -> Outcome[T]:
-    loaded = tx.load(task_id) if held is None else held
-    result = act(loaded.task)
+def _once(tx: Transaction, attempt: _Attempt[T]) -> Outcome[T]:
+    loaded = tx.load(attempt.task_id) if attempt.held is None else attempt.held
+    result = attempt.act(loaded.task)
     if not loaded.changed:
-        return Outcome(result, False, loaded, attempt)
-    return Outcome(result, True, tx.save(loaded), attempt)
+        return Outcome(result, False, loaded, attempt.number)
+    return Outcome(result, True, tx.save(loaded), attempt.number)
 
 
-async def _async_once(
-    tx: AsyncTransaction,
-    task_id: str,
-    act: Callable[[Task], T],
-    attempt: int,
-    held: Loaded | None = None,
-) -> Outcome[T]:
-    loaded = await tx.load(task_id) if held is None else held
-    result = act(loaded.task)
+async def _async_once(tx: AsyncTransaction, attempt: _Attempt[T]) -> Outcome[T]:
+    loaded = await tx.load(attempt.task_id) if attempt.held is None else attempt.held
+    result = attempt.act(loaded.task)
     if not loaded.changed:
-        return Outcome(result, False, loaded, attempt)
-    return Outcome(result, True, await tx.save(loaded), attempt)
+        return Outcome(result, False, loaded, attempt.number)
+    return Outcome(result, True, await tx.save(loaded), attempt.number)
 
 
 class _Retry:

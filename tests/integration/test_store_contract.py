@@ -285,6 +285,16 @@ class TestUnitOfWork:
         with pytest.raises(InvalidArgument):
             kit.transact("task_1", lambda t: t.pause(), attempts=0)
 
+    def test_unknown_option(self, kit: Kit) -> None:
+        """An option transact does not have (a typo) raises InvalidArgument naming it, before
+        anything is read or written."""
+        stored(kit, running())
+        with pytest.raises(InvalidArgument) as info:
+            kit.transact("task_1", lambda t: t.pause(), attempt=3)
+        assert info.value.argument == "attempt"
+        assert "attempts, loaded" in str(info.value)
+        assert kit.transact("task_1", lambda t: t.status).loaded.token == 1
+
     def test_missing_task(self, kit: Kit) -> None:
         """transact on a task nobody stored raises TaskNotStored."""
         with pytest.raises(TaskNotStored):

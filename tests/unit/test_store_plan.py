@@ -38,7 +38,8 @@ PUBLIC = {
     "AsyncWatch", "Change", "ChangeKind",
     "Loaded", "Outcome", "PostgresTaskStore", "SQLiteTaskStore",
     "StoreConflict", "StoreCorruption", "StoreError", "TaskNotStored", "TaskStore",
-    "TooManyConflicts", "Transaction", "Watch", "async_retried", "async_transact", "retried",
+    "TooManyConflicts", "TransactOptions", "Transaction", "Watch", "async_retried",
+    "async_transact", "retried",
     "transact",
 }  # fmt: skip
 AT = datetime(2026, 1, 1, tzinfo=UTC)
