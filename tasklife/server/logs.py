@@ -23,6 +23,8 @@ import attrs
 __all__ = ["FloodGate", "log_to_stderr"]
 
 _MAX_KINDS: Final = 1024
+PACE: Final = 0.05
+"""Seconds the log's writer thread lets lines gather after each write (see ``_Listener``)."""
 
 
 @attrs.define
@@ -125,6 +127,11 @@ class _Lines(logging.StreamHandler):  # type: ignore[type-arg]
         if len(self._lines) >= self._most:
             self.flush()
 
+    @property
+    def holding(self) -> bool:
+        """True while some formatted lines wait for ``flush()``."""
+        return bool(self._lines)
+
     def flush(self) -> None:
         if self._lines:
             text = "\n".join(self._lines) + "\n"
@@ -134,24 +141,38 @@ class _Lines(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 class _Listener(logging.handlers.QueueListener):
-    """A ``QueueListener`` that writes what it has whenever its queue runs empty, and on stop."""
+    """A ``QueueListener`` that writes what it has whenever its queue runs empty, and on stop.
 
-    def __init__(self, messages: queue.SimpleQueue[logging.LogRecord], lines: _Lines) -> None:
+    Once it has written, it lets the next lines gather for ``pace`` seconds before it takes
+    them: woken for every line, the thread would take the GIL from the event loop once per
+    request (what that cost is in BENCHMARKS.md); so a busy server wakes it at most once per
+    ``pace``, and a line waits at most that long for its write. A line after a quiet spell
+    is written at once.
+    """
+
+    def __init__(
+        self, messages: queue.SimpleQueue[logging.LogRecord], lines: _Lines, pace: float = PACE
+    ) -> None:
         super().__init__(messages, lines)
         self._messages = messages
         self._out = lines
+        self._pace = pace
+        self._stopping = threading.Event()
 
     def dequeue(self, block: bool) -> logging.LogRecord:
         if block:
             try:
                 record = self._messages.get_nowait()
-            except queue.Empty:
-                self._out.flush()  # nothing waiting: write the batch before sleeping
+            except queue.Empty:  # nothing more queued: write the batch before sleeping
+                if self._out.holding:
+                    self._out.flush()
+                    self._stopping.wait(self._pace)  # the next lines gather meanwhile
             else:
                 return record
         return super().dequeue(block)
 
     def stop(self) -> None:
+        self._stopping.set()  # no more pacing: take what is queued, then the end
         super().stop()
         self._out.flush()
 

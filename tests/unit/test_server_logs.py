@@ -155,3 +155,20 @@ class TestBatchedLines:
             assert stream.getvalue() == "line 1\n"
         finally:
             listener.stop()
+
+    def test_lines_gather_while_the_listener_paces_and_stop_ends_the_pace(self) -> None:
+        """After a write, the lines queued meanwhile wait for the pace and go out in one write;
+        stopping does not wait the pace out."""
+        stream = Counted()
+        lines = _Lines()
+        lines.setStream(stream)
+        messages: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        listener = _Listener(messages, lines, pace=3600.0)
+        listener.start()
+        messages.put(record("line 0", level=logging.INFO))
+        assert stream.written.wait(timeout=30)
+        for n in range(1, 100):
+            messages.put(record(f"line {n}", level=logging.INFO))
+        listener.stop()
+        assert stream.getvalue().splitlines() == [f"line {n}" for n in range(100)]
+        assert stream.writes == 2
