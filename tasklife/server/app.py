@@ -38,6 +38,7 @@ import hashlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from enum import Enum
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -76,6 +77,8 @@ __all__ = ["create_app", "key_fingerprint"]
 _EMPTY: Final = b"{}"
 _JSON: Final = "application/json"
 _NOT_FOUND: Final = {"detail": "Task not found"}
+_V1: Final = "/api/v1"
+_EMULATOR: Final = "/emulator/v1"
 PUBLIC_PATHS: Final = frozenset(
     {"/api/v1/ping", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
@@ -177,8 +180,10 @@ def create_app(
         redirect_slashes=False,  # v1 answers 404 for a trailing slash; no 307 detours
     )
     app.state.service = service
-    app.include_router(_api(service))
-    app.include_router(_emulator(service))
+    # On the app itself, not through include_router: an included router is one more layer of
+    # matching and dispatch on every request.
+    _api(app.router, service)
+    _emulator(app.router, service)
     _install_error_handlers(app)
     app.add_middleware(
         RequestGuard,
@@ -198,9 +203,8 @@ def _owner(request: Request) -> str:
     return owner
 
 
-def _api(service: TaskService) -> APIRouter:
-    """The Browser Use v1 endpoints."""
-    router = APIRouter(prefix="/api/v1")
+def _api(router: APIRouter, service: TaskService) -> None:
+    """The Browser Use v1 endpoints, on ``router``."""
     page_limits = PageLimits()
     query_id = Annotated[str, Query(description="ID of the task")]
 
@@ -208,22 +212,22 @@ def _api(service: TaskService) -> APIRouter:
         await service.act_async(who, _task_id(task_id, "query"), action)
         return Response(_EMPTY, media_type=_JSON)
 
-    @router.put("/pause-task")
+    @router.put(_V1 + "/pause-task")
     async def pause_task(task_id: query_id, request: Request) -> Response:
         """Pause a running task; its step counter is kept."""
         return await act(_owner(request), task_id, Action.PAUSE)
 
-    @router.put("/resume-task")
+    @router.put(_V1 + "/resume-task")
     async def resume_task(task_id: query_id, request: Request) -> Response:
         """Resume a paused task from the step where it was paused; a stopped task is 409."""
         return await act(_owner(request), task_id, Action.RESUME)
 
-    @router.put("/stop-task")
+    @router.put(_V1 + "/stop-task")
     async def stop_task(task_id: query_id, request: Request) -> Response:
         """Stop a task irreversibly; on an already finished, failed or stopped task, a no-op."""
         return await act(_owner(request), task_id, Action.STOP)
 
-    @router.post("/run-task")
+    @router.post(_V1 + "/run-task")
     async def run_task(body: RunTaskRequest, request: Request) -> JSONAnswer:
         """Create a task; it starts running at once."""
         record = await service.run_task_async(
@@ -235,19 +239,19 @@ def _api(service: TaskService) -> APIRouter:
         )
         return JSONAnswer({"id": record.id})
 
-    @router.get("/task/{task_id}")
+    @router.get(_V1 + "/task/{task_id}")
     async def get_task(task_id: str, request: Request) -> Response:
         """The v1 task view, with one step object per step taken."""
         owner, checked = _owner(request), _task_id(task_id, "path")
         return await off_loop(lambda: service.read(owner, checked, _task_view))
 
-    @router.get("/task/{task_id}/status")
+    @router.get(_V1 + "/task/{task_id}/status")
     async def get_task_status(task_id: str, request: Request) -> Response:
         """The task's status as a bare JSON string."""
         status = await service.status_async(_owner(request), _task_id(task_id, "path"))
         return Response(f'"{status.value}"'.encode(), media_type=_JSON)
 
-    @router.get("/tasks")
+    @router.get(_V1 + "/tasks")
     async def list_tasks(
         request: Request,
         page: Annotated[int, Query(ge=1)] = 1,
@@ -260,19 +264,17 @@ def _api(service: TaskService) -> APIRouter:
             page_limits.of(owner),
         )
 
-    @router.get("/ping")
+    @router.get(_V1 + "/ping")
     async def ping() -> JSONAnswer:
         """Liveness: answers without a key."""
         return JSONAnswer({"status": "ok"})
 
-    return router
 
+def _emulator(router: APIRouter, service: TaskService) -> None:
+    """The emulator-only endpoints that move the simulated execution by hand, on ``router``."""
+    emulator: list[str | Enum] = ["emulator"]
 
-def _emulator(service: TaskService) -> APIRouter:
-    """The emulator-only endpoints that move the simulated execution by hand."""
-    router = APIRouter(prefix="/emulator/v1", tags=["emulator"])
-
-    @router.post("/task/{task_id}/advance")
+    @router.post(_EMULATOR + "/task/{task_id}/advance", tags=emulator)
     async def emulator_advance(
         task_id: str,
         request: Request,
@@ -282,12 +284,12 @@ def _emulator(service: TaskService) -> APIRouter:
         owner, checked = _owner(request), _task_id(task_id, "path")
         return JSONAnswer(await service.advance_async(owner, checked, steps))
 
-    @router.post("/task/{task_id}/finish")
+    @router.post(_EMULATOR + "/task/{task_id}/finish", tags=emulator)
     async def emulator_finish(task_id: str, request: Request) -> JSONAnswer:
         """Finish a running task now."""
         return JSONAnswer(await service.finish_async(_owner(request), _task_id(task_id, "path")))
 
-    @router.post("/task/{task_id}/fail")
+    @router.post(_EMULATOR + "/task/{task_id}/fail", tags=emulator)
     async def emulator_fail(
         task_id: str,
         request: Request,
@@ -297,13 +299,11 @@ def _emulator(service: TaskService) -> APIRouter:
         owner, checked = _owner(request), _task_id(task_id, "path")
         return JSONAnswer(await service.fail_async(owner, checked, reason))
 
-    @router.get("/task/{task_id}/history")
+    @router.get(_EMULATOR + "/task/{task_id}/history", tags=emulator)
     async def emulator_history(task_id: str, request: Request) -> Response:
         """The task's transition records, version and store revision."""
         owner, checked = _owner(request), _task_id(task_id, "path")
         return await off_loop(lambda: service.read(owner, checked, ServiceTask.history))
-
-    return router
 
 
 def _task_view(record: ServiceTask) -> dict[str, Any]:
