@@ -117,23 +117,19 @@ item that large is the per-task lock, which is how the core is thread-safe witho
 (the weakref slots, 16 B, and the datetimes are public behaviour). Build time is within target."""
 
 _SERVER = """\
-**Server throughput.** The server now runs on the neutral store port, with the task, its
-records, its change-feed entries and the service's own row written per request (five
-statements on SQLite where the emulator store wrote two), and holds no per-process copy that
-replicas could not share, except the tasks it saved itself, checked against the stored token.
-Group commit (the requests that arrived together in one transaction, run by the event loop
-itself on SQLite) and a log written in one write per burst keep it near the old ratio: 0.43x
-in the run of 2026-11-29 18:35 on a quiet machine, 0.51x with `--no-access-log` (0.39x at
-18:19, before the log batching;
-0.46x in a full run at load average 6.4, 0.38x at 7.4 and 0.57x in a quick run at 4.6: runs
-where other processes slow the bare app down too flatter the ratio). The access log's line per
-request costs the rest of the way: `--no-access-log` (the setup of that name above) writes
-none. Handing each batch to a writer thread instead measured 0.37x (the threads contend for the
-GIL at every statement). What is left on the event loop, per request: uvicorn's h11
-parsing and writing and FastAPI's routing and dependency solving (about two thirds of the
-loop's busy time under load), then the five statements and the core's transition. The next
-lever is the statements: one multi-row statement per table per batch instead of one per
-request."""
+**Server throughput.** The server runs on the neutral store port (the task, its records, its
+change-feed entries and the service's own row written per request: five statements on
+SQLite), with group commit run by the event loop itself on SQLite. Per pause/resume the loop
+spent ~1,100 µs of CPU against the bare app's ~440 µs (0.43x in the run of 2026-11-29 18:35);
+three changes took it to ~700 µs (see the choices under the server's table): the client
+actions with a plain `task_id` answered before FastAPI's routing and parameter solving, the
+endpoints on the app's own router, and the access log's writer thread paced instead of woken
+per line. What is left per request: uvicorn's h11 parsing and writing and FastAPI's
+middleware stack (the bare app pays these too), then the service (~300 µs in a loop without
+HTTP: the five statements, about a third of it, the commit, the flows that build them and the
+core's transition). Runs where other processes share the 2 cores move the ratio either way
+(see the load line). The next lever is the statements: one multi-row statement per table per
+batch instead of one per request."""
 
 _ASYNC = """\
 **Async transport, 1,000 concurrent.** `py-spy` on the benchmark process (3 rounds): 82% of

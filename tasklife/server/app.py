@@ -27,7 +27,9 @@ the pydantic-v1 shape ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``;
 ``max_body_bytes`` is 413; a store that cannot be written is 503.
 
 The app is the HTTP entry point over ``tasklife.service.TaskService`` (the use cases), which
-knows nothing of HTTP. Endpoints are ``async def`` and await the service, which runs the
+knows nothing of HTTP. The client actions with a plain ``task_id`` (the requests a busy client
+sends most) are answered by a small ASGI layer before FastAPI's routing, with the same code and
+error handlers as their routes. Endpoints are ``async def`` and await the service, which runs the
 requests that arrived together in one transaction (group commit: see
 ``tasklife.service.writer``; on SQLite the event loop runs each batch itself). Answers that
 can be large (a task view, a page, a history) are built and encoded off the event loop, within
