@@ -74,20 +74,25 @@ class TaskLifeError(Exception):
 
     Every error pickles (and copies) as a call of its constructor: each parameter of
     ``__init__`` is read back from the attribute of the same name, so an error class keeps each
-    argument under its parameter's name and needs no ``__reduce__`` of its own.
+    argument under its parameter's name and needs no ``__reduce__`` of its own. (A constructor
+    that takes ``*args`` or ``**kwargs`` pickles by ``Exception``'s rule instead.)
     """
 
     def __reduce__(self) -> str | tuple[object, ...]:
         init = type(self).__init__
         if not inspect.isfunction(init):  # no constructor of its own: Exception's rule
             return super().__reduce__()
+        parameters = list(inspect.signature(init).parameters.values())[1:]
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters):
+            return super().__reduce__()  # a subclass's *args or **kwargs: Exception's rule
         args: list[object] = []
         keywords: dict[str, object] = {}
-        for name, parameter in list(inspect.signature(init).parameters.items())[1:]:
+        for parameter in parameters:
+            value = getattr(self, parameter.name)
             if parameter.kind is parameter.KEYWORD_ONLY:
-                keywords[name] = getattr(self, name)
+                keywords[parameter.name] = value
             else:
-                args.append(getattr(self, name))
+                args.append(value)
         return (_rebuilt, (type(self), tuple(args), keywords))
 
 

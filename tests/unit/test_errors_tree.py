@@ -140,6 +140,16 @@ class TestEveryErrorPickles:
             assert clone.args == error.args
             assert repr(vars(clone)) == repr(vars(error))  # the errors inside compare by repr
 
+    def test_a_subclass_taking_star_args_pickles_as_an_exception(self) -> None:
+        """A user's subclass whose constructor takes ``*args`` falls back to Exception's rule."""
+
+        class Wrapped(TaskLifeError):
+            def __init__(self, *args: object) -> None:
+                super().__init__(*args)
+
+        clone = copy.copy(Wrapped("a", 1))
+        assert (type(clone), clone.args) == (Wrapped, ("a", 1))
+
     def test_every_error_is_sampled(self) -> None:
         """The parametrized list above is the whole tree, not a part of it."""
         assert len(every_error()) == len(drawn()) + 1
