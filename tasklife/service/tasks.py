@@ -137,6 +137,16 @@ Keyed = tuple[Work[T], str]
 """A work and the task whose row it changes (locked at the start of its batch)."""
 
 
+MAX_STEP_SECONDS: Final = 86_400
+"""The longest simulated step period: a day."""
+
+
+def step_period(step_seconds: object) -> float:
+    """``step_seconds`` checked as the simulated execution's period: a number of seconds from
+    0 (manual steps) to under ``MAX_STEP_SECONDS``; else ``InvalidArgument``."""
+    return seconds("step_seconds", step_seconds, zero=True, under=MAX_STEP_SECONDS)
+
+
 class TaskService:
     """The server's use cases over a SQL task store; safe to call from many threads.
 
@@ -165,7 +175,7 @@ class TaskService:
         cache_size: int = 10_000,
     ) -> None:
         positive_int("max_attempts", max_attempts)
-        step = seconds("step_seconds", step_seconds, zero=True, under=86_400)
+        step = step_period(step_seconds)
         positive_int("batch", batch)
         positive_int("cache_size", cache_size)
         self.store = store
