@@ -50,7 +50,7 @@ from tasklife import (
     TaskLifeError,
     TransitionRecord,
 )
-from tasklife.errors import InvalidArgument, positive_int
+from tasklife.errors import InvalidArgument, positive_int, seconds
 from tasklife.store import (
     DEFAULT_ATTEMPTS,
     AsyncTaskStore,
@@ -333,6 +333,8 @@ class _Receiver(Generic[StoreT, HookT, RemoteT]):
             raise InvalidArgument("skew", "must be a timedelta >= 0")
         positive_int("attempts", attempts)
         positive_int("max_body_bytes", max_body_bytes)
+        if tolerance is not None:  # checked here too, not first at a delivery
+            seconds("tolerance", tolerance, zero=True)
         if refresh is not None and not callable(getattr(refresh, "get_task", None)):
             raise InvalidArgument("refresh", "must have a get_task(task_id) method (a transport)")
         if unknown_task is not None and not callable(unknown_task):
