@@ -47,8 +47,9 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import threading
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from tasklife.lifecycle import Action, TaskStatus
@@ -129,6 +130,11 @@ def shown(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
+LONGEST: Final = threading.TIMEOUT_MAX
+"""The most seconds the standard library's waits and sleeps take (about 292 years): a longer
+timeout or interval would raise ``OverflowError`` deep inside one of them."""
+
+
 def positive_int(name: str, value: object, *, zero: bool = False, most: int | None = None) -> int:
     """``value`` if it is an ``int`` (exactly: not a ``bool`` nor another subclass), >= 1
     (>= 0 with ``zero``) and <= ``most`` when given; else ``InvalidArgument(name)``."""
@@ -139,10 +145,11 @@ def positive_int(name: str, value: object, *, zero: bool = False, most: int | No
     raise InvalidArgument(name, f"must be an integer {bounds}, not {shown(value)}")
 
 
-def seconds(name: str, value: object, *, zero: bool = False, under: float = math.inf) -> float:
+def seconds(name: str, value: object, *, zero: bool = False, under: float = LONGEST) -> float:
     """``value`` as a ``float`` if it is an ``int`` or a ``float`` (subclasses too, never a
     ``bool``) that ``float()`` can hold, > 0 (>= 0 with ``zero``; -0.0 is read as 0.0) and
-    < ``under`` (by default: finite); else ``InvalidArgument(name)``. NaN never passes."""
+    < ``under`` (by default ``LONGEST``, so that every wait and sleep can take it); else
+    ``InvalidArgument(name)``. NaN never passes."""
     number = math.nan
     if isinstance(value, int | float) and not isinstance(value, bool):
         with contextlib.suppress(OverflowError):  # an int past the largest float stays NaN

@@ -8,6 +8,7 @@ numbers.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tasklife.errors import InvalidArgument, positive_int, seconds, shown
+from tasklife.errors import LONGEST, InvalidArgument, positive_int, seconds, shown
 
 # The smallest int that float() cannot hold: halfway between the largest float and 2**1024
 # (ties round to even, here to 2**1024, which overflows).
@@ -44,7 +45,7 @@ values = st.one_of(
 )
 names = st.from_regex(r"[a-z][a-z_]{0,19}", fullmatch=True)
 mosts = st.none() | st.integers(min_value=0, max_value=10**6)
-unders = st.sampled_from([math.inf, 86_400, 0.5])
+unders = st.sampled_from([math.inf, LONGEST, 86_400, 0.5])
 
 
 def refused(name: str, value: object, error: InvalidArgument) -> None:
@@ -87,6 +88,8 @@ class TestSeconds:
     @example("t", 86_400, True, 86_400)
     @example("t", TOO_BIG_FOR_FLOAT - 1, False, math.inf)
     @example("t", TOO_BIG_FOR_FLOAT, False, math.inf)
+    @example("t", 1e300, False, LONGEST)
+    @example("t", LONGEST, False, LONGEST)
     def test_accepts_exactly_the_documented_values(
         self, name: str, value: object, zero: bool, under: float
     ) -> None:
@@ -116,16 +119,37 @@ MESSAGES = {
         lambda: positive_int("batch", -3, most=100),
         "must be an integer from 1 to 100, not -3",
     ),
-    "seconds": (lambda: seconds("batch", 1e999), "must be a finite number of seconds > 0, not inf"),
+    "seconds": (
+        lambda: seconds("batch", 1e999),
+        "must be a number of seconds > 0 and under 9.22337e+09, not inf",
+    ),
     "seconds-zero": (
         lambda: seconds("batch", -1.5, zero=True),
-        "must be a finite number of seconds >= 0, not -1.5",
+        "must be a number of seconds >= 0 and under 9.22337e+09, not -1.5",
+    ),
+    "seconds-finite": (
+        lambda: seconds("batch", math.inf, under=math.inf),
+        "must be a finite number of seconds > 0, not inf",
     ),
     "seconds-under": (
         lambda: seconds("batch", 86_400, zero=True, under=86_400),
         "must be a number of seconds >= 0 and under 86400, not 86400",
     ),
 }
+
+
+class TestLongest:
+    def test_the_default_bound_is_longest(self) -> None:
+        """A number of seconds past what a wait or sleep can take is refused by default."""
+        assert seconds("t", LONGEST / 2) == LONGEST / 2
+        with pytest.raises(InvalidArgument):
+            seconds("t", 1e300)
+
+    def test_longest_is_what_a_wait_takes(self) -> None:
+        """LONGEST is the bound of the standard library's waits (one past it overflows)."""
+        assert threading.Event().wait(0) is False
+        with pytest.raises(OverflowError):
+            threading.Event().wait(LONGEST * 2)
 
 
 class TestMessages:
