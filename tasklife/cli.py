@@ -303,9 +303,6 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.step_seconds < 0:
-        print("tasklife serve: --step-seconds must be 0 or more", file=sys.stderr)
-        return 2
     from tasklife.server.database import DatabaseOptions  # noqa: PLC0415 - the server extra
 
     options = DatabaseOptions(

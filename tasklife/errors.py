@@ -44,9 +44,12 @@ error carries structured fields beside its message, and no message ever contains
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import math
+import threading
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from tasklife.lifecycle import Action, TaskStatus
@@ -119,10 +122,43 @@ def shown(value: object) -> str:
         if -(10**18) < value < 10**18:
             return repr(value)
         return f"an integer of {value.bit_length()} bits"
+    if type(value) is float:
+        return repr(value)
     if isinstance(value, str):
         text = str.__str__(value)
         return repr(text) if len(text) <= 64 else f"{text[:60]!r}... ({len(text)} characters)"
     return f"a {type(value).__name__}"
+
+
+LONGEST: Final = threading.TIMEOUT_MAX
+"""The most seconds the standard library's waits and sleeps take (about 292 years): a longer
+timeout or interval would raise ``OverflowError`` deep inside one of them."""
+
+
+def positive_int(name: str, value: object, *, zero: bool = False, most: int | None = None) -> int:
+    """``value`` if it is an ``int`` (exactly: not a ``bool`` nor another subclass), >= 1
+    (>= 0 with ``zero``) and <= ``most`` when given; else ``InvalidArgument(name)``."""
+    least = 0 if zero else 1
+    if type(value) is int and least <= value and (most is None or value <= most):
+        return value
+    bounds = f">= {least}" if most is None else f"from {least} to {most}"
+    raise InvalidArgument(name, f"must be an integer {bounds}, not {shown(value)}")
+
+
+def seconds(name: str, value: object, *, zero: bool = False, under: float = LONGEST) -> float:
+    """``value`` as a ``float`` if it is an ``int`` or a ``float`` (subclasses too, never a
+    ``bool``) that ``float()`` can hold, > 0 (>= 0 with ``zero``; -0.0 is read as 0.0) and
+    < ``under`` (by default ``LONGEST``, so that every wait and sleep can take it); else
+    ``InvalidArgument(name)``. NaN never passes."""
+    number = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):  # an int past the largest float stays NaN
+            number = float(value) + 0.0
+    if (number >= 0 if zero else number > 0) and number < under:
+        return number
+    kind = "a finite number" if under == math.inf else "a number"
+    bounds = (">= 0" if zero else "> 0") + ("" if under == math.inf else f" and under {under:g}")
+    raise InvalidArgument(name, f"must be {kind} of seconds {bounds}, not {shown(value)}")
 
 
 class InvalidTaskData(TaskLifeError, ValueError):

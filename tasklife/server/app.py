@@ -51,7 +51,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tasklife.errors import InvalidArgument, InvalidTaskData, InvalidTransition, TaskNotRunning
+from tasklife.errors import (
+    InvalidArgument,
+    InvalidTaskData,
+    InvalidTransition,
+    TaskNotRunning,
+    positive_int,
+)
 from tasklife.lifecycle import Action
 from tasklife.server.answers import JSONAnswer, PageAnswer, PageLimits, off_loop, page_chunks
 from tasklife.server.middleware import (
@@ -158,10 +164,7 @@ def create_app(
     ``app.state.service.tick()`` itself). The caller owns ``store`` and closes it.
     """
     keys = checked_keys(api_keys)
-    if not step_seconds >= 0:
-        raise InvalidArgument("step_seconds", f"must be 0 or more, not {step_seconds!r}")
-    if type(max_body_bytes) is not int or max_body_bytes < 0:
-        raise InvalidArgument("max_body_bytes", f"must be a non-negative int: {max_body_bytes!r}")
+    positive_int("max_body_bytes", max_body_bytes, zero=True)
     accepted = ApiKeys(keys, key_fingerprint)
     service = TaskService(store, clock=clock, step_seconds=step_seconds).open()
 

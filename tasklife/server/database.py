@@ -17,7 +17,7 @@ from typing import Final
 
 import attrs
 
-from tasklife.errors import InvalidArgument
+from tasklife.errors import seconds
 from tasklife.service.tables import SQLStore
 from tasklife.store import SQLiteTaskStore
 
@@ -56,8 +56,7 @@ def open_store(db: str | PathLike[str], options: DatabaseOptions | None = None) 
     ``postgres`` extra when psycopg is missing.
     """
     options = options or DatabaseOptions()
-    if not options.timeout > 0:
-        raise InvalidArgument("timeout", f"must be a positive number, not {options.timeout!r}")
+    seconds("timeout", options.timeout)
     if not is_postgres(db):
         return SQLiteTaskStore(db, timeout=options.timeout)
     try:

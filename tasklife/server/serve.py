@@ -32,6 +32,7 @@ from tasklife.service import WebhookSender
 from tasklife.service.deliveries import DeliveryStore
 from tasklife.service.sender import service_metadata
 from tasklife.service.tables import SQLStore
+from tasklife.service.tasks import step_period
 from tasklife.store import StoreError
 from tasklife.v1 import is_loopback_host
 
@@ -98,6 +99,7 @@ def serve(
     try:
         with _sigterm_interrupts():
             keys = _keys(api_key)
+            _step_period(step_seconds)  # before the database is opened, let alone created
             if not is_loopback_host(host):
                 log.warning("binding %s: the server is reachable from other machines", host)
             store = _open_store(db, options or DatabaseOptions())
@@ -162,6 +164,14 @@ def _keys(api_key: str) -> tuple[str, ...]:
         return checked_keys(api_key)
     except InvalidArgument as error:
         raise _CannotStart(error.problem, 2) from None
+
+
+def _step_period(step_seconds: float) -> None:
+    """``_CannotStart`` (status 2) for a step period the service would refuse."""
+    try:
+        step_period(step_seconds)
+    except InvalidArgument as error:
+        raise _CannotStart(f"{error.argument}: {error.problem}", 2) from None
 
 
 def _open_store(db: str | Path, options: DatabaseOptions) -> SQLStore:

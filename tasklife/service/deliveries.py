@@ -26,7 +26,7 @@ from typing import Any, Final, Literal, Protocol, TypeVar
 
 import attrs
 
-from tasklife.errors import InvalidArgument
+from tasklife.errors import InvalidArgument, positive_int
 from tasklife.service.tables import SQLStore, Tables
 from tasklife.store import plan
 from tasklife.store.plan import Flow, Sql, Statement
@@ -329,10 +329,8 @@ def pending(sql: Sql) -> Flow[int]:
 
 def dead_letters(sql: Sql, after: int, limit: int) -> Flow[list[DeadLetter]]:
     """Up to ``limit`` dead letters with ids above ``after``, oldest first."""
-    if type(limit) is not int or not 1 <= limit <= plan.MAX_LIMIT:
-        raise InvalidArgument("limit", f"must be an integer from 1 to {plan.MAX_LIMIT}")
-    if type(after) is not int or after < 0:
-        raise InvalidArgument("after", "must be an integer >= 0")
+    positive_int("limit", limit, most=plan.MAX_LIMIT)
+    positive_int("after", after, zero=True)
     found = yield Statement(sql.text(_DEAD_LETTERS), (after, limit))
     return [
         DeadLetter(int(i), str(t), str(s), _time(at), str(b), int(n), e, _time(dead))

@@ -50,7 +50,7 @@ from tasklife import (
     TaskLifeError,
     TransitionRecord,
 )
-from tasklife.errors import InvalidArgument
+from tasklife.errors import InvalidArgument, positive_int, seconds
 from tasklife.store import (
     DEFAULT_ATTEMPTS,
     AsyncTaskStore,
@@ -328,13 +328,13 @@ class _Receiver(Generic[StoreT, HookT, RemoteT]):
         attempts: int = DEFAULT_ATTEMPTS,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
-        given: dict[str, object] = {"skew": skew, "attempts": attempts, "bytes": max_body_bytes}
-        if not isinstance(given["skew"], timedelta) or skew < _NO_SKEW:
+        given: object = skew
+        if not isinstance(given, timedelta) or skew < _NO_SKEW:
             raise InvalidArgument("skew", "must be a timedelta >= 0")
-        if type(given["attempts"]) is not int or attempts < 1:
-            raise InvalidArgument("attempts", f"must be a positive integer, not {attempts!r}")
-        if type(given["bytes"]) is not int or max_body_bytes < 1:
-            raise InvalidArgument("max_body_bytes", "must be a positive int")
+        positive_int("attempts", attempts)
+        positive_int("max_body_bytes", max_body_bytes)
+        if tolerance is not None:  # checked here too, not first at a delivery
+            seconds("tolerance", tolerance, zero=True)
         if refresh is not None and not callable(getattr(refresh, "get_task", None)):
             raise InvalidArgument("refresh", "must have a get_task(task_id) method (a transport)")
         if unknown_task is not None and not callable(unknown_task):

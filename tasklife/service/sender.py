@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,7 +42,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
         "tasklife's webhook sender needs httpx: pip install 'tasklife[http]'"
     ) from error
 
-from tasklife.errors import InvalidArgument
+from tasklife.errors import InvalidArgument, positive_int, seconds
 from tasklife.service import deliveries
 from tasklife.service.deliveries import (
     DEFAULT_DELAYS,
@@ -164,21 +163,7 @@ def _checked_url(url: object, allow_http: bool) -> tuple[str, str]:
 def _checked_delays(delays: object) -> tuple[float, ...]:
     if not isinstance(delays, Sequence) or isinstance(delays, str):
         raise InvalidArgument("delays", "must be a sequence of seconds")
-    checked = tuple(delays)
-    if not all(
-        isinstance(d, int | float) and not isinstance(d, bool) and math.isfinite(d) and d >= 0
-        for d in checked
-    ):
-        raise InvalidArgument("delays", "every delay must be a finite number of seconds >= 0")
-    return tuple(float(d) for d in checked)
-
-
-def _positive(name: str, value: object) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
-        raise InvalidArgument(name, "must be a positive number of seconds")
-    if not math.isfinite(value):
-        raise InvalidArgument(name, "must be finite")
-    return float(value)
+    return tuple(seconds("delays", d, zero=True) for d in delays)
 
 
 class WebhookSender:
@@ -219,19 +204,15 @@ class WebhookSender:
         self._secret = checked_secret(secret)
         if failed_as not in ("stopped", "failed"):
             raise InvalidArgument("failed_as", "must be 'stopped' or 'failed'")
-        if type(workers) is not int or workers < 1:
-            raise InvalidArgument("workers", "must be a positive integer")
-        if type(batch) is not int or not 1 <= batch <= 100:
-            raise InvalidArgument("batch", "must be an integer from 1 to 100")
-        self._batch = batch
+        self._workers = positive_int("workers", workers)
+        self._batch = positive_int("batch", batch, most=100)
         self._failed_as: Literal["stopped", "failed"] = failed_as
         self._delays = _checked_delays(delays)
-        self._timeout = _positive("timeout", timeout)
+        self._timeout = seconds("timeout", timeout)
         self._lease = timedelta(
-            seconds=max(30.0, 3 * self._timeout) if lease is None else _positive("lease", lease)
+            seconds=max(30.0, 3 * self._timeout) if lease is None else seconds("lease", lease)
         )
         self._cursor = cursor
-        self._workers = workers
         self._metadata = metadata
         self._clock = clock
         self._store = store

@@ -41,7 +41,13 @@ from typing import Any, Final, TypeVar, Unpack
 
 import attrs
 
-from tasklife.errors import InvalidArgument, InvalidTransition, TaskNotRunning
+from tasklife.errors import (
+    InvalidArgument,
+    InvalidTransition,
+    TaskNotRunning,
+    positive_int,
+    seconds,
+)
 from tasklife.lifecycle import Action, TaskStatus
 from tasklife.service import tables
 from tasklife.service.legacy import import_emulator
@@ -131,6 +137,16 @@ Keyed = tuple[Work[T], str]
 """A work and the task whose row it changes (locked at the start of its batch)."""
 
 
+MAX_STEP_SECONDS: Final = 86_400
+"""The longest simulated step period: a day."""
+
+
+def step_period(step_seconds: object) -> float:
+    """``step_seconds`` checked as the simulated execution's period: a number of seconds from
+    0 (manual steps) to under ``MAX_STEP_SECONDS``; else ``InvalidArgument``."""
+    return seconds("step_seconds", step_seconds, zero=True, under=MAX_STEP_SECONDS)
+
+
 class TaskService:
     """The server's use cases over a SQL task store; safe to call from many threads.
 
@@ -158,18 +174,13 @@ class TaskService:
         batch: int = DEFAULT_BATCH,
         cache_size: int = 10_000,
     ) -> None:
-        if type(max_attempts) is not int or max_attempts < 1:
-            raise InvalidArgument("max_attempts", f"must be a positive integer: {max_attempts!r}")
-        if not 0 <= step_seconds < 86_400:
-            raise InvalidArgument(
-                "step_seconds", f"must be 0 or more, under a day, not {step_seconds!r}"
-            )
-        for name, value in (("batch", batch), ("cache_size", cache_size)):
-            if type(value) is not int or value < 1:
-                raise InvalidArgument(name, f"must be a positive integer, not {value!r}")
+        positive_int("max_attempts", max_attempts)
+        step = step_period(step_seconds)
+        positive_int("batch", batch)
+        positive_int("cache_size", cache_size)
         self.store = store
         self._clock = clock
-        self._period = round(step_seconds * 1_000_000)
+        self._period = round(step * 1_000_000)
         self._new_id = new_id
         self._opened: Sql | None = None
         self._opening = threading.Lock()
@@ -339,8 +350,7 @@ class TaskService:
         return self._changing(owner, task_id, lambda record: record.task.apply(action))
 
     def _advancing(self, owner: str | None, task_id: str, steps: int) -> Keyed[dict[str, Any]]:
-        if type(steps) is not int or steps < 1:
-            raise InvalidArgument("steps", f"must be a positive integer, not {steps!r}")
+        positive_int("steps", steps)
 
         def change(record: ServiceTask) -> dict[str, Any]:
             self._step(record, steps)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from tasklife.errors import InvalidArgument
+from tasklife.errors import positive_int, seconds
 
 __all__ = ["Ticker"]
 
@@ -49,13 +49,9 @@ class Ticker:
         clock: Callable[[], float] = time.monotonic,
         wait: Callable[[float], bool] | None = None,
     ) -> None:
-        if not (math.isfinite(interval) and interval > 0):
-            raise InvalidArgument("interval", f"must be a positive number, not {interval!r}")
-        if type(max_behind) is not int or max_behind < 1:
-            raise InvalidArgument("max_behind", f"must be a positive integer, not {max_behind!r}")
+        self._interval = seconds("interval", interval)
+        self._max_behind = positive_int("max_behind", max_behind)
         self._service = service
-        self._interval = float(interval)
-        self._max_behind = max_behind
         self._clock = clock
         self._stop = threading.Event()
         self._wait = self._stop.wait if wait is None else wait

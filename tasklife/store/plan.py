@@ -28,7 +28,7 @@ from typing import Any, Final, Literal, TypeVar, cast
 
 import attrs
 
-from tasklife.errors import InvalidArgument, InvalidTaskData
+from tasklife.errors import InvalidArgument, InvalidTaskData, positive_int
 from tasklife.store.errors import StoreConflict, StoreCorruption, StoreError, TaskNotStored
 from tasklife.store.port import Change, ChangeKind, Loaded
 from tasklife.task import Clock, Task, check_id
@@ -260,8 +260,7 @@ def _save_in_one(
 
 def replace(sql: Sql, task: Task, token: int, clock: Clock) -> Flow[Loaded]:
     """Store ``task`` in place of the stored task at ``token``; the feed gets ``replaced``."""
-    if type(token) is not int or token < 1:
-        raise InvalidArgument("token", f"must be a positive integer, not {token!r}")
+    positive_int("token", token)
     data = cast("dict[str, Any]", task.to_dict())  # the head and history, split below
     history = data.pop("history")
     new_token = yield from _update(sql, data, token)
@@ -341,8 +340,7 @@ def load(sql: Sql, task_id: str) -> Flow[Loaded]:
 def changes(sql: Sql, after: str | None, limit: int) -> Flow[list[Change]]:
     """Up to ``limit`` feed entries after the cursor ``after``, in feed order."""
     xid, entry = _position(after)
-    if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
-        raise InvalidArgument("limit", f"must be an integer from 1 to {MAX_LIMIT}, not {limit!r}")
+    positive_int("limit", limit, most=MAX_LIMIT)
     found = yield Statement(sql.text(_CHANGES), (xid, entry, limit))
     return [_change(row) for row in found.rows]
 

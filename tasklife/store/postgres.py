@@ -36,7 +36,7 @@ import psycopg
 from psycopg import pq
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from tasklife.errors import InvalidArgument
+from tasklife.errors import InvalidArgument, seconds
 from tasklife.store import plan
 from tasklife.store.drivers import AsyncSQLTransaction, SQLTransaction, async_run, run
 from tasklife.store.errors import StoreError
@@ -146,8 +146,7 @@ class _Setup:
         sizes: tuple[object, ...] = (min_size, max_size)
         if not all(type(n) is int for n in sizes) or not 0 <= min_size <= max_size:
             raise InvalidArgument("max_size", "pool sizes need 0 <= min_size <= max_size")
-        if not _positive(timeout):
-            raise InvalidArgument("timeout", f"must be a positive number, not {timeout!r}")
+        timeout = seconds("timeout", timeout)
         args = {"min_size": min_size, "max_size": max_size, "timeout": timeout,
                 "kwargs": {"autocommit": True}, "open": False}  # fmt: skip
         listen = Statement(f'LISTEN "{_channel(schema)}"')  # a checked identifier
@@ -157,10 +156,6 @@ class _Setup:
         """How to open a watch's own connection to the pool's database."""
         kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else {}
         return {"conninfo": pool.conninfo, **kwargs, "autocommit": True}
-
-
-def _positive(value: object) -> bool:
-    return isinstance(value, int | float) and value > 0
 
 
 @contextmanager

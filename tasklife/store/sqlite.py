@@ -22,7 +22,7 @@ from datetime import timedelta
 from os import PathLike
 from typing import Final, TypeVar
 
-from tasklife.errors import InvalidArgument
+from tasklife.errors import InvalidArgument, seconds
 from tasklife.store import plan
 from tasklife.store.connections import SQLiteConnections
 from tasklife.store.drivers import Execute, SQLTransaction, run
@@ -95,6 +95,7 @@ class SQLiteTaskStore(AbstractContextManager["SQLiteTaskStore"]):
         timeout: float = 10.0,
         clock: Clock = utc_now,
     ) -> None:
+        timeout = seconds("timeout", timeout, zero=True)
         self._sql = sqlite_sql(prefix)
         self._path = str(path)
         self._clock = clock

@@ -34,7 +34,7 @@ from typing import Final, Generic, Protocol, TypedDict, TypeVar, Unpack, cast
 
 import attrs
 
-from tasklife.errors import InvalidArgument, check_options
+from tasklife.errors import check_options, positive_int
 from tasklife.store.errors import StoreConflict, TooManyConflicts
 from tasklife.store.port import (
     AsyncTaskStore,
@@ -208,10 +208,8 @@ class _Retry:
     """The retry decisions, shared by both faces: count attempts, give up after the last."""
 
     def __init__(self, task_id: str | None, attempts: int) -> None:
-        if type(attempts) is not int or attempts < 1:
-            raise InvalidArgument("attempts", f"must be a positive integer, not {attempts!r}")
         self._task_id = task_id
-        self._limit = attempts
+        self._limit = positive_int("attempts", attempts)
         self._made = 0
 
     def next(self) -> int:

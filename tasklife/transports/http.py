@@ -52,7 +52,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
     ) from error
 
 from tasklife import v1
-from tasklife.errors import InvalidArgument
+from tasklife.errors import InvalidArgument, positive_int, seconds
 from tasklife.transports.base import AsyncClosing, Closing
 from tasklife.transports.flow import Flow, adrive, drive, time_left, within
 from tasklife.transports.retry import RetryPolicy, Send, exchange
@@ -218,12 +218,6 @@ def _check_key(api_key: object) -> str:
     return key
 
 
-def _seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InvalidArgument(name, f"must be a number > 0, not {value!r}")
-    return float(value)
-
-
 def _clipped(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
     """``timeout`` with no phase longer than ``seconds``."""
 
@@ -321,12 +315,8 @@ class _Shell(Generic[ClientT]):
         _REDACTED.keys.add(self._key)
         self.base_url = _check_base_url(base_url, allow_insecure_http)
         self._base = self.base_url
-        self._call_timeout = _seconds("call_timeout", call_timeout)
-        if type(max_response_bytes) is not int or max_response_bytes < 1:
-            raise InvalidArgument(
-                "max_response_bytes", f"must be an int >= 1, not {max_response_bytes!r}"
-            )
-        self._limit = max_response_bytes
+        self._call_timeout = seconds("call_timeout", call_timeout)
+        self._limit = positive_int("max_response_bytes", max_response_bytes)
         self._retry = RetryPolicy() if retry is None else retry
         self._closed = False
         self._headers: dict[str, str] | None = {

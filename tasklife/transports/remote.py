@@ -62,7 +62,7 @@ from typing import Any, Final, Generic, TypedDict, TypeVar, Unpack
 
 import attrs
 
-from tasklife.errors import InvalidArgument, TaskLifeError, check_options
+from tasklife.errors import InvalidArgument, TaskLifeError, check_options, seconds
 from tasklife.lifecycle import LIFECYCLE, Action, TaskStatus
 from tasklife.task import Clock, PreparedTransition, Task, check_id, utc_now
 from tasklife.transports.base import AsyncTransport, Transport
@@ -181,8 +181,8 @@ def _wait(task: Task, until: Until, options: Mapping[str, Any]) -> Flow[TaskStat
     """Poll until the status is wanted, within ``timeout``: every poll gets the time left."""
     check_options(options, WaitOptions.__annotations__, "wait()")
     wanted = _wanted(until)
-    timeout = _seconds("timeout", options.get("timeout", DEFAULT_WAIT_TIMEOUT))
-    interval = _seconds("interval", options.get("interval", DEFAULT_WAIT_INTERVAL))
+    timeout = seconds("timeout", options.get("timeout", DEFAULT_WAIT_TIMEOUT), zero=True)
+    interval = seconds("interval", options.get("interval", DEFAULT_WAIT_INTERVAL), zero=True)
     on_progress = options.get("on_progress")
     monotonic = options.get("monotonic", time.monotonic)
     deadline = monotonic() + timeout
@@ -236,12 +236,6 @@ def _wanted(until: Until) -> frozenset[TaskStatus]:
     if not wanted:
         raise InvalidArgument("until", "must name at least one status")
     return wanted
-
-
-def _seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise InvalidArgument(name, f"must be a number >= 0, not {value!r}")
-    return float(value)
 
 
 def _call(transport: Any, call: Call) -> Any:

@@ -31,7 +31,7 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-from tasklife.errors import InvalidArgument
+from tasklife.errors import positive_int, seconds
 from tasklife.transports.flow import Flow, Sleep
 from tasklife.v1 import (
     ConnectionFailed,
@@ -53,14 +53,12 @@ log = logging.getLogger("tasklife.transports")
 RETRYABLE_READ_STATUSES: Final = frozenset({429, 502, 503, 504})
 
 
-def _positive(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise InvalidArgument(attribute.name, f"must be a number >= 0, not {value!r}")
+def _seconds(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
+    seconds(attribute.name, value, zero=True)
 
 
 def _attempts(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if type(value) is not int or value < 1:
-        raise InvalidArgument(attribute.name, f"must be an int >= 1, not {value!r}")
+    positive_int(attribute.name, value)
 
 
 @attrs.frozen
@@ -74,11 +72,11 @@ class RetryPolicy:
     """
 
     max_attempts: int = attrs.field(default=4, validator=_attempts)
-    base_delay: float = attrs.field(default=0.5, validator=_positive)
-    max_delay: float = attrs.field(default=8.0, validator=_positive)
-    jitter: float = attrs.field(default=0.25, validator=_positive)
-    max_retry_after: float = attrs.field(default=10.0, validator=_positive)
-    max_elapsed: float = attrs.field(default=30.0, validator=_positive)
+    base_delay: float = attrs.field(default=0.5, validator=_seconds)
+    max_delay: float = attrs.field(default=8.0, validator=_seconds)
+    jitter: float = attrs.field(default=0.25, validator=_seconds)
+    max_retry_after: float = attrs.field(default=10.0, validator=_seconds)
+    max_elapsed: float = attrs.field(default=30.0, validator=_seconds)
     sleep: Callable[[float], None] = attrs.field(default=time.sleep, repr=False)
     async_sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, repr=False)
     random: Callable[[], float] = attrs.field(default=_random.random, repr=False)

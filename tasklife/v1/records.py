@@ -19,7 +19,7 @@ from typing import Any, Final, TypedDict, Unpack, cast
 
 import attrs
 
-from tasklife.errors import InvalidArgument, check_options
+from tasklife.errors import InvalidArgument, check_options, positive_int
 from tasklife.lifecycle import TaskStatus
 from tasklife.task import Task, check_id
 from tasklife.v1.errors import ProtocolError
@@ -56,10 +56,8 @@ def _frozen_or_none(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None
 
 def check_page(page: object, limit: object) -> None:
     """Raise ``InvalidArgument`` unless ``page`` >= 1 and 1 <= ``limit`` <= ``MAX_PAGE_LIMIT``."""
-    if type(page) is not int or page < 1:
-        raise InvalidArgument("page", f"must be an int >= 1, not {page!r}")
-    if type(limit) is not int or not 1 <= limit <= MAX_PAGE_LIMIT:
-        raise InvalidArgument("limit", f"must be an int from 1 to {MAX_PAGE_LIMIT}, not {limit!r}")
+    positive_int("page", page)
+    positive_int("limit", limit, most=MAX_PAGE_LIMIT)
 
 
 def page_slice(page: int, limit: int) -> slice:
@@ -315,8 +313,8 @@ def read_run_task(body: object) -> RunTaskRequest:
     if llm_model is not None:
         check_text(llm_model, "llm_model")
     steps = body.get("max_agent_steps")
-    if steps is not None and (type(steps) is not int or not 1 <= steps <= MAX_AGENT_STEPS):
-        raise InvalidArgument("max_agent_steps", f"must be an int from 1 to {MAX_AGENT_STEPS}")
+    if steps is not None:
+        positive_int("max_agent_steps", steps, most=MAX_AGENT_STEPS)
     domains = body.get("allowed_domains")
     if domains is not None:
         if isinstance(domains, str | bytes) or not isinstance(domains, Sequence):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hmac
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias
 
-from tasklife.errors import InvalidArgument
+from tasklife.errors import InvalidArgument, positive_int, seconds
 from tasklife.webhooks._errors import InvalidSignature, WebhookTooOld
 from tasklife.webhooks._events import WebhookEvent, event_from
 from tasklife.webhooks._scheme import (
@@ -63,11 +62,11 @@ def verify(
     """
     keys = secret_keys(secret)
     if max_body_bytes is not MAX_BODY_BYTES:  # the defaults need no check
-        _check_bound("max_body_bytes", max_body_bytes)
+        positive_int("max_body_bytes", max_body_bytes)
     if max_depth is not MAX_DEPTH:
-        _check_bound("max_depth", max_depth)
-    if tolerance is not DEFAULT_TOLERANCE:
-        _check_tolerance(tolerance)
+        positive_int("max_depth", max_depth)
+    if tolerance is not DEFAULT_TOLERANCE and tolerance is not None:
+        seconds("tolerance", tolerance, zero=True)
     if now is not None:
         aware("now", now)
     stamp, signature = _signature_headers(headers)
@@ -88,18 +87,6 @@ def verify(
                 tolerance,
             )
     return event_from(parsed, digest(text))
-
-
-def _check_bound(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgument(name, "must be a positive int")
-
-
-def _check_tolerance(value: object) -> None:
-    if value is not None and (
-        isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf
-    ):
-        raise InvalidArgument("tolerance", "must be a finite number of seconds >= 0, or None")
 
 
 def _signature_headers(headers: object) -> tuple[str, str]:

@@ -173,6 +173,16 @@ class TestServeRefuses:
         assert key.strip() not in line
         assert not (tmp_path / "t.db").exists()
 
+    @pytest.mark.parametrize("step", ["-1", "86400", "nan", "inf"])
+    def test_step_period_out_of_range(self, tmp_path: Path, step: str) -> None:
+        """A step period the service refuses: one line naming it, exit 2, no database made."""
+        result = run("serve", "--api-key", KEY, "--db", str(tmp_path / "t.db"),
+                     "--step-seconds", step, env=dict(os.environ))  # fmt: skip
+        assert result.returncode == 2, result.stderr
+        [line] = result.stderr.splitlines()
+        assert line.startswith("tasklife serve: step_seconds: must be a number of seconds >= 0")
+        assert not (tmp_path / "t.db").exists()
+
     def test_no_key_at_all(self, tmp_path: Path) -> None:
         """With neither --api-key nor an environment variable it refuses to start."""
         env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}

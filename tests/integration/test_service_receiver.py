@@ -242,7 +242,8 @@ class TestRefusing:
 
     def test_bad_arguments_are_typed_and_secret_stays_out_of_repr(self, kit: Kit) -> None:
         """Bad settings raise InvalidArgument; the repr never shows the secret."""
-        for options in ({"skew": -1}, {"attempts": 0}, {"refresh": object()}):
+        for options in ({"skew": -1}, {"attempts": 0}, {"refresh": object()},
+                        {"tolerance": -1}, {"tolerance": float("nan")}):  # fmt: skip
             with pytest.raises(InvalidArgument):
                 WebhookReceiver(kit.store, SECRET, **options)
         with pytest.raises(InvalidArgument):

@@ -578,6 +578,15 @@ class TestOpening:
         with pytest.raises(StoreError):
             SQLiteTaskStore(tmp_path / "missing" / "tasks.sqlite3")
 
+    @pytest.mark.parametrize("timeout", [-1.0, float("nan"), float("inf"), True, "10"])
+    def test_sqlite_timeout_out_of_range(self, tmp_path: Path, timeout: object) -> None:
+        """A lock timeout that is not a number of seconds >= 0: InvalidArgument, no file made."""
+        path = tmp_path / "tasks.sqlite3"
+        with pytest.raises(InvalidArgument) as info:
+            SQLiteTaskStore(path, timeout=timeout)  # type: ignore[arg-type]
+        assert info.value.argument == "timeout"
+        assert not path.exists()
+
 
 def load_sqlite(store: SQLiteTaskStore) -> Loaded:
     with store.transaction() as tx:

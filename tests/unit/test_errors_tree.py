@@ -86,7 +86,7 @@ SAMPLES: dict[str, object] = {
     "message": "the remote said no",
     "field": "history[0].at",
     "argument": "page",
-    "problem": "must be at least 1, not 0",
+    "problem": "must be an integer >= 1, not 0",
     "reason": "no signature matches",
     "task_id": "t-1",
     "status": TaskStatus.STOPPED,

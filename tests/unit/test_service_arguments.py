@@ -31,6 +31,12 @@ CASES: dict[str, tuple[str, Any]] = {
     "limit-str": ("limit", lambda: service().page("o", 1, cast(int, "10"))),
     "interval-zero": ("interval", lambda: Ticker(service(), 0)),
     "interval-nan": ("interval", lambda: Ticker(service(), float("nan"))),
+    "step_seconds-day": ("step_seconds", lambda: TaskService(NO_STORE, step_seconds=86_400)),
+    "step_seconds-bool": ("step_seconds", lambda: TaskService(NO_STORE, step_seconds=True)),
+    "step_seconds-str": (
+        "step_seconds",
+        lambda: TaskService(NO_STORE, step_seconds=cast(float, "1")),
+    ),
 }
 
 

@@ -60,8 +60,8 @@ class TestTickerSchedule:
         assert run(timeline, max_behind=2) == [0.5, 4.0, 7.5]  # back on the grid
         assert timeline.waits[1:] == [0.5, 0.5, 0.5]
 
-    @pytest.mark.parametrize("interval", [0, -1, float("nan"), float("inf")])
+    @pytest.mark.parametrize("interval", [0, -1, float("nan"), float("inf"), True, "1"], ids=repr)
     def test_interval_must_be_positive(self, interval: float) -> None:
-        """A zero, negative or non-finite interval is InvalidArgument."""
+        """A zero, negative, non-finite interval, or one that is no number, is InvalidArgument."""
         with pytest.raises(InvalidArgument):
             Ticker(Timeline(0, 0), interval)

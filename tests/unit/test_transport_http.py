@@ -455,9 +455,9 @@ class TestConfiguration:
 
     @pytest.mark.parametrize(
         "options",
-        [{"call_timeout": 0}, {"call_timeout": True}, {"max_response_bytes": 0},
-         {"max_response_bytes": 1.5}],
-        ids=["zero-deadline", "bool-deadline", "zero-cap", "float-cap"],
+        [{"call_timeout": 0}, {"call_timeout": True}, {"call_timeout": float("inf")},
+         {"max_response_bytes": 0}, {"max_response_bytes": 1.5}],
+        ids=["zero-deadline", "bool-deadline", "infinite-deadline", "zero-cap", "float-cap"],
     )  # fmt: skip
     def test_bad_bounds(self, options: dict[str, Any]) -> None:
         """A deadline or a size cap that is no positive number: InvalidArgument."""

@@ -360,8 +360,9 @@ class TestWait:
     @pytest.mark.parametrize(
         "kwargs",
         [{"until": []}, {"until": ["nope"]}, {"until": 3}, {"timeout": -1},
-         {"interval": float("nan")}, {"timeout": True}, {"every": 1}],
-        ids=["empty", "unknown", "not-statuses", "negative", "nan", "bool", "unknown-option"],
+         {"interval": float("nan")}, {"timeout": True}, {"timeout": float("inf")}, {"every": 1}],
+        ids=["empty", "unknown", "not-statuses", "negative", "nan", "bool", "inf",
+             "unknown-option"],
     )  # fmt: skip
     def test_bad_arguments(self, run: Any, remote: InMemoryTransport, kwargs: Any) -> None:
         """Bad until/timeout/interval or an unknown option: InvalidArgument before any poll."""

@@ -94,8 +94,8 @@ class TestRetryPolicy:
     @pytest.mark.parametrize(
         "kwargs",
         [{"max_attempts": 0}, {"max_attempts": 1.5}, {"base_delay": -1}, {"jitter": True},
-         {"max_elapsed": float("nan")}],
-        ids=["zero-attempts", "float-attempts", "negative-delay", "bool-jitter", "nan"],
+         {"max_elapsed": float("nan")}, {"max_delay": float("inf")}],
+        ids=["zero-attempts", "float-attempts", "negative-delay", "bool-jitter", "nan", "inf"],
     )  # fmt: skip
     def test_bad_settings(self, kwargs: dict[str, Any]) -> None:
         """Nonsense settings are InvalidArgument."""

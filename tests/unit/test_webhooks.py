@@ -11,6 +11,7 @@ import pickle
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -442,6 +443,7 @@ class TestArguments:
             ({"now": datetime(2025, 5, 25)}, "now"),
             ({"max_body_bytes": 0}, "max_body_bytes"),
             ({"max_depth": 1.5}, "max_depth"),
+            ({"max_depth": HTTPStatus.OK}, "max_depth"),  # an int subclass: not an int
             ({"headers": 42}, "headers"),
             ({"headers": "X-Browser-Use-Signature"}, "headers"),
             ({"headers": [("x-browser-use-signature",)]}, "headers"),
