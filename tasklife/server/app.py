@@ -37,9 +37,8 @@ a memory bound (``tasklife.server.answers``). The ticker runs in its own thread.
 """
 
 import hashlib
-import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from enum import Enum
 from typing import Annotated, Any, Final
@@ -49,7 +48,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tasklife.errors import (
     InvalidArgument,
@@ -191,10 +189,7 @@ def create_app(
     # matching and dispatch on every request.
     _api(app.router, service)
     _emulator(app.router, service)
-    handlers = _error_handlers()
-    for kind, handler in handlers.items():
-        app.add_exception_handler(kind, handler)
-    app.add_middleware(_ClientActions, service=service, handlers=handlers)  # inside the guard
+    _install_error_handlers(app)
     app.add_middleware(
         RequestGuard,
         keys=accepted,
@@ -213,77 +208,29 @@ def _owner(request: Request) -> str:
     return owner
 
 
-async def _act(service: TaskService, owner: str, task_id: str, action: Action) -> Response:
-    """A client action (``PUT <action>-task?task_id=``), answered ``{}``."""
-    await service.act_async(owner, _task_id(task_id, "query"), action)
-    return Response(_EMPTY, media_type=_JSON)
-
-
-_CLIENT_ACTIONS: Final = {
-    f"{_V1}/{action.value}-task": action for action in (Action.PAUSE, Action.RESUME, Action.STOP)
-}
-_PLAIN_ID_QUERY: Final = re.compile(rb"task_id=([A-Za-z0-9._~-]+)")
-"""A query string that is ``task_id`` alone, in characters that no query decoding changes."""
-Handler = Callable[[Request, Exception], Awaitable[Response]]
-
-
-class _ClientActions:
-    """The client actions with a plain ``task_id``, answered without FastAPI's routing and
-    parameter solving, which cost more than the action itself; every other request goes on to
-    the app.
-
-    What such a request gets is what the app's route for it answers: the same ``_act``, the
-    same exception handlers (``handlers``, looked up along the exception's classes as
-    Starlette does). The routes stay in the app, for the OpenAPI document and for every
-    request that is not this simple (another parameter, an encoded id, a mounted app).
-    """
-
-    def __init__(
-        self, app: ASGIApp, *, service: TaskService, handlers: Mapping[type[Exception], Handler]
-    ) -> None:
-        self.app = app
-        self.service = service
-        self.handlers = handlers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        action = _CLIENT_ACTIONS.get(scope["path"]) if scope["type"] == "http" else None
-        plain = action is not None and scope["method"] == "PUT" and not scope.get("root_path")
-        found = _PLAIN_ID_QUERY.fullmatch(scope["query_string"]) if plain else None
-        owner: str | None = scope.get(OWNER_SCOPE_KEY)
-        if found is None or owner is None or action is None:
-            await self.app(scope, receive, send)
-            return
-        try:
-            response = await _act(self.service, owner, found[1].decode("ascii"), action)
-        except Exception as error:
-            handler = next(
-                (self.handlers[k] for k in type(error).__mro__ if k in self.handlers), None
-            )
-            if handler is None:
-                raise
-            response = await handler(Request(scope, receive), error)
-        await response(scope, receive, send)
-
-
 def _api(router: APIRouter, service: TaskService) -> None:
     """The Browser Use v1 endpoints, on ``router``."""
     page_limits = PageLimits()
     query_id = Annotated[str, Query(description="ID of the task")]
 
+    async def act(who: str, task_id: str, action: Action) -> Response:
+        await service.act_async(who, _task_id(task_id, "query"), action)
+        return Response(_EMPTY, media_type=_JSON)
+
     @router.put(_V1 + "/pause-task")
     async def pause_task(task_id: query_id, request: Request) -> Response:
         """Pause a running task; its step counter is kept."""
-        return await _act(service, _owner(request), task_id, Action.PAUSE)
+        return await act(_owner(request), task_id, Action.PAUSE)
 
     @router.put(_V1 + "/resume-task")
     async def resume_task(task_id: query_id, request: Request) -> Response:
         """Resume a paused task from the step where it was paused; a stopped task is 409."""
-        return await _act(service, _owner(request), task_id, Action.RESUME)
+        return await act(_owner(request), task_id, Action.RESUME)
 
     @router.put(_V1 + "/stop-task")
     async def stop_task(task_id: query_id, request: Request) -> Response:
         """Stop a task irreversibly; on an already finished, failed or stopped task, a no-op."""
-        return await _act(service, _owner(request), task_id, Action.STOP)
+        return await act(_owner(request), task_id, Action.STOP)
 
     @router.post(_V1 + "/run-task")
     async def run_task(body: RunTaskRequest, request: Request) -> JSONAnswer:
@@ -375,9 +322,7 @@ def _task_id(value: str, where: str) -> str:
         raise _BadParameter((where, "task_id"), error) from None
 
 
-def _error_handlers() -> dict[type[Exception], Handler]:
-    """The app's exception handlers: what each error of a request answers."""
-
+def _install_error_handlers(app: FastAPI) -> None:
     def detail(status: int, message: str) -> JSONAnswer:
         return JSONAnswer({"detail": message}, status_code=status)
 
@@ -416,7 +361,7 @@ def _error_handlers() -> dict[type[Exception], Handler]:
     async def unavailable(request: Request, error: Exception) -> JSONAnswer:
         return detail(503, "The task store is unavailable; try again")
 
-    return {
+    handlers: dict[type[Exception], Any] = {
         RequestValidationError: validation,
         _BadParameter: bad_parameter,
         InvalidTaskData: invalid,
@@ -429,3 +374,5 @@ def _error_handlers() -> dict[type[Exception], Handler]:
         StoreError: unavailable,
         sqlite3.Error: unavailable,  # e.g. "database is locked" past the store's timeout
     }
+    for kind, handler in handlers.items():
+        app.add_exception_handler(kind, handler)

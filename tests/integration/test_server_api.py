@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tasklife import LIFECYCLE, Action, CannotResumeStoppedTask, InvalidTransition, TaskStatus
-from tasklife.server.app import _PLAIN_ID_QUERY, PUBLIC_PATHS
+from tasklife.server.app import PUBLIC_PATHS
 from tasklife.server.testing import LiveServer
 
 from .conftest import Operation
@@ -230,76 +230,6 @@ class TestActions:
         """Another key's task looks exactly like a missing one."""
         response = act(other_client, action, new_task())
         assert (response.status_code, response.json()) == (404, {"detail": "Task not found"})
-
-
-ROUTED = "&via=route"
-"""A parameter the routes ignore: a request with it goes through FastAPI's routing."""
-
-
-def plain_and_routed(
-    client: httpx.Client, action: str, plain_id: str, routed_id: str
-) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """The answers to ``action`` on ``plain_id`` (taken before the routing) and on ``routed_id``
-    (through the route), as (status, body, headers but the date)."""
-    assert _PLAIN_ID_QUERY.fullmatch(f"task_id={plain_id}".encode())
-    assert not _PLAIN_ID_QUERY.fullmatch(f"task_id={routed_id}{ROUTED}".encode())
-    plain = client.put(f"/api/v1/{action}?task_id={plain_id}")
-    routed = client.put(f"/api/v1/{action}?task_id={routed_id}{ROUTED}")
-    return tuple(
-        (r.status_code, r.json(), {k: v for k, v in r.headers.items() if k != "date"})
-        for r in (plain, routed)
-    )  # type: ignore[return-value]
-
-
-class TestPlainIdActions:
-    """``PUT <action>-task?task_id=<id>`` alone is answered before FastAPI's routing
-    (``_ClientActions``): each answer must be the route's."""
-
-    @pytest.mark.parametrize("action", ACTIONS)
-    def test_accepted_action_answers_as_the_route(
-        self, client: httpx.Client, new_task: NewTask, action: str
-    ) -> None:
-        """An accepted action: the same 200 {} and headers, and the same move of the task."""
-        one, two = new_task(), new_task()
-        if action == "resume-task":
-            for task_id in (one, two):
-                act(client, "pause-task", task_id)
-        before = status_of(client, one)
-        plain, routed = plain_and_routed(client, action, one, two)
-        assert plain == routed
-        assert plain[:2] == (200, {})
-        assert status_of(client, one) == status_of(client, two) != before
-
-    def test_refused_action_answers_as_the_route(
-        self, client: httpx.Client, new_task: NewTask
-    ) -> None:
-        """A refused action (resume a running task): the same 409 and message."""
-        task_id = new_task()
-        plain, routed = plain_and_routed(client, "resume-task", task_id, task_id)
-        assert plain == routed
-        assert plain[0] == 409
-
-    @pytest.mark.parametrize("action", ACTIONS)
-    def test_unknown_task_answers_as_the_route(self, client: httpx.Client, action: str) -> None:
-        """An unknown task: the same 404."""
-        plain, routed = plain_and_routed(client, action, "task_nope", "task_nope")
-        assert plain == routed
-        assert plain[:2] == (404, {"detail": "Task not found"})
-
-    def test_another_keys_task_answers_as_the_route(
-        self, other_client: httpx.Client, new_task: NewTask
-    ) -> None:
-        """Another key's task: the same 404 as a missing one."""
-        task_id = new_task()
-        plain, routed = plain_and_routed(other_client, "pause-task", task_id, task_id)
-        assert plain == routed
-        assert plain[0] == 404
-
-    def test_invalid_id_answers_as_the_route(self, client: httpx.Client) -> None:
-        """An id in plain characters that is no valid task id (too long): the same 422."""
-        plain, routed = plain_and_routed(client, "stop-task", "x" * 257, "x" * 257)
-        assert plain == routed
-        assert plain[0] == 422
 
 
 ENDPOINTS = [
