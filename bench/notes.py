@@ -117,19 +117,29 @@ item that large is the per-task lock, which is how the core is thread-safe witho
 (the weakref slots, 16 B, and the datetimes are public behaviour). Build time is within target."""
 
 _SERVER = """\
-**Server throughput.** The server runs on the neutral store port (the task, its records, its
-change-feed entries and the service's own row written per request: five statements on
-SQLite), with group commit run by the event loop itself on SQLite. Per pause/resume the loop
-spent ~1,100 µs of CPU against the bare app's ~440 µs (0.43x in the run of 2026-11-29 18:35);
-three changes took it to ~700 µs (see the choices under the server's table): the client
-actions with a plain `task_id` answered before FastAPI's routing and parameter solving, the
-endpoints on the app's own router, and the access log's writer thread paced instead of woken
-per line. What is left per request: uvicorn's h11 parsing and writing and FastAPI's
-middleware stack (the bare app pays these too), then the service (~300 µs in a loop without
-HTTP: the five statements, about a third of it, the commit, the flows that build them and the
-core's transition). Runs where other processes share the 2 cores move the ratio either way
-(see the load line). The next lever is the statements: one multi-row statement per table per
-batch instead of one per request."""
+**Server throughput.** 0.45x in the run of 2026-11-29 20:44 (0.43x at 18:35), on a machine
+slower this evening: every setup's absolute figures, the unchanged bare app's included, are
+about half those of 18:35, so compare the ratios. Per pause/resume the event loop spent
+~1,100 µs of CPU against the bare app's ~440 µs at 18:35. `py-spy` on the server under this
+load (and the CPU time of each of its threads) showed: uvicorn's h11 and FastAPI's middleware,
+routing and parameter solving about half of the loop's time (routing through two included
+routers and the parameter solving alone about a third), the service (the five statements, the
+commit, the flows that build them, the core's transition) about a third, and the access log's
+writer thread, woken for every line, ~75 µs of its own CPU per request plus the GIL it took
+from the loop each time. Two changes, each measured interleaved with the bare app (the
+choices under the server's table): the writer thread paced (lines gather for 0.05 s between
+writes; 0.42x -> 0.50x in that run), and the endpoints on the app's own router (~25 µs per
+request). A third change measured 0.38x -> 0.60x: answering `PUT pause/resume/stop-task` with
+a plain `task_id` in an ASGI layer before FastAPI's routing. It was taken out again: it is a
+second dispatch path for exactly the requests this benchmark sends, while the bare app it is
+compared with routes them through FastAPI, so the ratio would no longer measure tasklife's
+cost over the same framework. What is left: FastAPI's parameter solving and middleware stack
+per request, and the service, ~300 µs per action in a loop without HTTP, a third of it SQLite
+(five statements and the commit). The next lever is the statements: one multi-row statement
+per table per batch instead of one per request (it changes how a failing work of a batch is
+attributed and when its rows are visible inside the batch, so it needs the replica tests'
+exactly-once checks to be extended first). Three replicas on one SQLite file stay lower
+(0.37x: they share the write lock and the 2 cores); PostgreSQL is unchanged (0.21x)."""
 
 _ASYNC = """\
 **Async transport, 1,000 concurrent.** `py-spy` on the benchmark process (3 rounds): 82% of

@@ -54,13 +54,8 @@ Choices in `tasklife/server/` and `tasklife/service/` made on measurements of th
   this load, run of 2026-11-29 19:57): ~75 µs of its own and ~140 µs more on the loop before,
   ~15 µs after; 0.42x -> 0.50x the bare app in that interleaved run, as much as
   `--no-access-log` (0.51x).
-- The client actions with a plain `task_id` (what this benchmark sends) are answered by a
-  pure ASGI layer (`_ClientActions` in `tasklife/server/app.py`) before FastAPI's routing and
-  parameter solving, with the routes' own code and exception handlers; any other request goes
-  through the routes. With the endpoints on the app's own router (an included router cost
-  ~25 µs more per request: an ASGI loop without a server) and the paced log, the loop's CPU
-  per pause/resume went from ~1,100 µs to ~700 µs, 0.38x -> 0.60x the bare app (interleaved
-  run of 2026-11-29 20:12, load average 3.7: other processes were running).
+- The endpoints sit on the app's own router: an included router cost ~25 µs more per request
+  (measured in an ASGI loop without a server).
 """
 
 
