@@ -90,9 +90,10 @@ only): caching each record's ISO timestamp on the record (a new field); dropping
 """
 
 _OP = """\
-**Domain op median.** The machine of the 2026-11-29 18:19 run is slower across the board than
-that of the 03:17 run (10.80 µs per op then): a per-task `transitions.Machine` took 105.6 µs per
-op against 65.2 µs, so compare the ratios, which held (6.25x, 22.1x, 7.2x the dict floor). What
+**Domain op median.** The machine of the 2026-11-29 evening runs is slower across the board
+than that of the 03:17 run (10.80 µs per op then): at 20:45 a per-task `transitions.Machine`
+took 157.3 µs per op against 65.2 µs (at 18:19, 105.6 µs and 16.90 µs for tasklife), so compare
+the ratios, which held (6.38x, 21.4x, 6.6x the dict floor; 6.25x, 22.1x, 7.2x at 18:19). What
 is left, per op (timeit, on the 03:17 machine): `from_dict` 2.7 µs (type
 checks of 7 fields and 2 records, 3 `datetime.fromisoformat`, 2 frozen `TransitionRecord`s at
 0.4 µs each), `resume()` 3.2 µs (the machine's `EventData`, condition and after-callback, a new
