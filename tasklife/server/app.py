@@ -27,9 +27,8 @@ the pydantic-v1 shape ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``;
 ``max_body_bytes`` is 413; a store that cannot be written is 503.
 
 The app is the HTTP entry point over ``tasklife.service.TaskService`` (the use cases), which
-knows nothing of HTTP. The client actions with a plain ``task_id`` (the requests a busy client
-sends most) are answered by a small ASGI layer before FastAPI's routing, with the same code and
-error handlers as their routes. Endpoints are ``async def`` and await the service, which runs the
+knows nothing of HTTP; the v1 routes are ``tasklife.v1``'s (the transports call the same ones).
+Endpoints are ``async def`` and await the service, which runs the
 requests that arrived together in one transaction (group commit: see
 ``tasklife.service.writer``; on SQLite the event loop runs each batch itself). Answers that
 can be large (a task view, a page, a history) are built and encoded off the event loop, within
@@ -72,10 +71,16 @@ from tasklife.service.tables import SQLStore
 from tasklife.store import StoreConflict, StoreError
 from tasklife.task import Clock, check_id, utc_now
 from tasklife.v1 import (
+    ACTION_ROUTES,
     DEFAULT_LLM_MODEL,
     DEFAULT_MAX_AGENT_STEPS,
     MAX_AGENT_STEPS,
     MAX_METADATA_PAIRS,
+    RUN_TASK_ROUTE,
+    STATUS_ROUTE,
+    TASK_NOT_FOUND,
+    TASK_ROUTE,
+    TASKS_ROUTE,
     TaskNotFound,
     task_view_to_json,
 )
@@ -84,11 +89,11 @@ __all__ = ["create_app", "key_fingerprint"]
 
 _EMPTY: Final = b"{}"
 _JSON: Final = "application/json"
-_NOT_FOUND: Final = {"detail": "Task not found"}
-_V1: Final = "/api/v1"
+_NOT_FOUND: Final = {"detail": TASK_NOT_FOUND}
+_PING: Final = "/api/v1/ping"
 _EMULATOR: Final = "/emulator/v1"
 PUBLIC_PATHS: Final = frozenset(
-    {"/api/v1/ping", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+    {_PING, "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
 """Paths served without a key; every other path needs ``Authorization: Bearer <key>``."""
 
@@ -217,22 +222,22 @@ def _api(router: APIRouter, service: TaskService) -> None:
         await service.act_async(who, _task_id(task_id, "query"), action)
         return Response(_EMPTY, media_type=_JSON)
 
-    @router.put(_V1 + "/pause-task")
+    @router.put(ACTION_ROUTES[Action.PAUSE])
     async def pause_task(task_id: query_id, request: Request) -> Response:
         """Pause a running task; its step counter is kept."""
         return await act(_owner(request), task_id, Action.PAUSE)
 
-    @router.put(_V1 + "/resume-task")
+    @router.put(ACTION_ROUTES[Action.RESUME])
     async def resume_task(task_id: query_id, request: Request) -> Response:
         """Resume a paused task from the step where it was paused; a stopped task is 409."""
         return await act(_owner(request), task_id, Action.RESUME)
 
-    @router.put(_V1 + "/stop-task")
+    @router.put(ACTION_ROUTES[Action.STOP])
     async def stop_task(task_id: query_id, request: Request) -> Response:
         """Stop a task irreversibly; on an already finished, failed or stopped task, a no-op."""
         return await act(_owner(request), task_id, Action.STOP)
 
-    @router.post(_V1 + "/run-task")
+    @router.post(RUN_TASK_ROUTE)
     async def run_task(body: RunTaskRequest, request: Request) -> JSONAnswer:
         """Create a task; it starts running at once."""
         record = await service.run_task_async(
@@ -244,19 +249,19 @@ def _api(router: APIRouter, service: TaskService) -> None:
         )
         return JSONAnswer({"id": record.id})
 
-    @router.get(_V1 + "/task/{task_id}")
+    @router.get(TASK_ROUTE)
     async def get_task(task_id: str, request: Request) -> Response:
         """The v1 task view, with one step object per step taken."""
         owner, checked = _owner(request), _task_id(task_id, "path")
         return await off_loop(lambda: service.read(owner, checked, _task_view))
 
-    @router.get(_V1 + "/task/{task_id}/status")
+    @router.get(STATUS_ROUTE)
     async def get_task_status(task_id: str, request: Request) -> Response:
         """The task's status as a bare JSON string."""
         status = await service.status_async(_owner(request), _task_id(task_id, "path"))
         return Response(f'"{status.value}"'.encode(), media_type=_JSON)
 
-    @router.get(_V1 + "/tasks")
+    @router.get(TASKS_ROUTE)
     async def list_tasks(
         request: Request,
         page: Annotated[int, Query(ge=1)] = 1,
@@ -269,7 +274,7 @@ def _api(router: APIRouter, service: TaskService) -> None:
             page_limits.of(owner),
         )
 
-    @router.get(_V1 + "/ping")
+    @router.get(_PING)
     async def ping() -> JSONAnswer:
         """Liveness: answers without a key."""
         return JSONAnswer({"status": "ok"})
