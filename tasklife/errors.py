@@ -49,6 +49,7 @@ import inspect
 import math
 import threading
 from collections.abc import Collection, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ def shown(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
+_NO_TIME: Final = timedelta(0)
 LONGEST: Final = threading.TIMEOUT_MAX
 """The most seconds the standard library's waits and sleeps take (about 292 years): a longer
 timeout or interval would raise ``OverflowError`` deep inside one of them."""
@@ -159,6 +161,14 @@ def seconds(name: str, value: object, *, zero: bool = False, under: float = LONG
     kind = "a finite number" if under == math.inf else "a number"
     bounds = (">= 0" if zero else "> 0") + ("" if under == math.inf else f" and under {under:g}")
     raise InvalidArgument(name, f"must be {kind} of seconds {bounds}, not {shown(value)}")
+
+
+def interval(name: str, value: object) -> timedelta:
+    """``value`` if it is a ``timedelta`` >= 0 (a skew, an age); else ``InvalidArgument(name)``."""
+    if isinstance(value, timedelta) and value >= _NO_TIME:
+        return value
+    quoted = repr(value) if isinstance(value, timedelta) else shown(value)
+    raise InvalidArgument(name, f"must be a timedelta >= 0, not {quoted}")
 
 
 class InvalidTaskData(TaskLifeError, ValueError):

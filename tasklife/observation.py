@@ -12,11 +12,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from tasklife.errors import InvalidArgument, InvalidTaskData, ReconcileConflict, shown
+from tasklife.errors import InvalidTaskData, ReconcileConflict, interval, shown
 from tasklife.lifecycle import LIFECYCLE, Action, TaskStatus
 
 if TYPE_CHECKING:
@@ -160,9 +160,7 @@ def classify(
     The rules are ``Task.observe``'s. An applied verdict with an empty path means only the
     step count moves on.
     """
-    if not isinstance(cast("object", skew), timedelta) or skew < timedelta(0):
-        what = shown(cast("object", skew)) if type(skew) is not timedelta else repr(skew)
-        raise InvalidArgument("skew", f"must be a non-negative timedelta, not {what}")
+    interval("skew", skew)
     seen = observation.status
     at = observation.at
     ref = observation.ref

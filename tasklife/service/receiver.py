@@ -50,7 +50,7 @@ from tasklife import (
     TaskLifeError,
     TransitionRecord,
 )
-from tasklife.errors import InvalidArgument, positive_int, seconds
+from tasklife.errors import InvalidArgument, interval, positive_int, seconds
 from tasklife.store import (
     DEFAULT_ATTEMPTS,
     AsyncTaskStore,
@@ -328,9 +328,7 @@ class _Receiver(Generic[StoreT, HookT, RemoteT]):
         attempts: int = DEFAULT_ATTEMPTS,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
-        given: object = skew
-        if not isinstance(given, timedelta) or skew < _NO_SKEW:
-            raise InvalidArgument("skew", "must be a timedelta >= 0")
+        interval("skew", skew)
         positive_int("attempts", attempts)
         positive_int("max_body_bytes", max_body_bytes)
         if tolerance is not None:  # checked here too, not first at a delivery

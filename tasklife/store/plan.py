@@ -28,7 +28,7 @@ from typing import Any, Final, Literal, TypeVar, cast
 
 import attrs
 
-from tasklife.errors import InvalidArgument, InvalidTaskData, positive_int
+from tasklife.errors import InvalidArgument, InvalidTaskData, interval, positive_int
 from tasklife.store.errors import StoreConflict, StoreCorruption, StoreError, TaskNotStored
 from tasklife.store.port import Change, ChangeKind, Loaded
 from tasklife.task import Clock, Task, check_id
@@ -376,8 +376,7 @@ def newest(sql: Sql) -> Flow[int]:
 
 def prune(sql: Sql, older_than: timedelta, clock: Clock) -> Flow[int]:
     """Delete the feed entries written more than ``older_than`` ago; how many went."""
-    if not _is_interval(older_than):
-        raise InvalidArgument("older_than", f"must be a timedelta >= 0, not {older_than!r}")
+    interval("older_than", older_than)
     gone = yield Statement(sql.text(_PRUNE), (_stamp(clock() - older_than),))
     return gone.rowcount
 
@@ -435,10 +434,6 @@ def _position(cursor: object, argument: str = "after") -> tuple[int, int]:
     if len(parts) != 2 or not all(p.isdigit() and p.isascii() for p in parts):
         raise InvalidArgument(argument, f"{cursor!r} is not a cursor of the change feed")
     return (int(parts[0]), int(parts[1]))
-
-
-def _is_interval(value: object) -> bool:
-    return isinstance(value, timedelta) and value >= timedelta(0)
 
 
 def identifier(value: object, argument: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tasklife.errors import LONGEST, InvalidArgument, positive_int, seconds, shown
+from tasklife.errors import LONGEST, InvalidArgument, interval, positive_int, seconds, shown
 
 # The smallest int that float() cannot hold: halfway between the largest float and 2**1024
 # (ties round to even, here to 2**1024, which overflows).
@@ -166,3 +167,25 @@ class TestShown:
     def test_a_float_is_quoted(self, value: float) -> None:
         """A float is quoted as its repr (short whatever its value)."""
         assert shown(value) == repr(value)
+
+
+class TestInterval:
+    @given(st.timedeltas())
+    def test_a_timedelta_from_zero_passes_and_a_negative_one_does_not(
+        self, value: timedelta
+    ) -> None:
+        """A timedelta >= 0 comes back as it is; a negative one is refused, quoted by repr."""
+        if value >= timedelta(0):
+            assert interval("skew", value) is value
+        else:
+            with pytest.raises(InvalidArgument) as info:
+                interval("skew", value)
+            assert str(info.value) == f"skew: must be a timedelta >= 0, not {value!r}"
+
+    @pytest.mark.parametrize("value", [0, 1.5, None, "1s", True, datetime(2026, 1, 1)], ids=repr)
+    def test_anything_else_is_refused(self, value: object) -> None:
+        """Numbers, strings, None and datetimes are no interval."""
+        with pytest.raises(InvalidArgument) as info:
+            interval("older_than", value)
+        assert info.value.argument == "older_than"
+        assert str(info.value).endswith(f"not {shown(value)}")
