@@ -40,6 +40,11 @@ The branches below ``ListenerError`` live with the modules that raise them (``ta
 ``tasklife.store``, ``tasklife.webhooks``, ``tasklife.server``), which import this module,
 never the reverse. Every
 error carries structured fields beside its message, and no message ever contains a credential.
+
+The checks that turn a bad argument into ``InvalidArgument`` live here too, written once for
+every module: ``positive_int`` (a count), ``seconds`` (a timeout, an interval, a delay),
+``interval`` (a ``timedelta`` skew or age), ``check_options`` (the keywords of a
+``**options``), and ``shown``, how a message quotes a value.
 """
 
 from __future__ import annotations
