@@ -133,7 +133,7 @@ def retried(
     Returns what ``work`` returns once its transaction committed; raises what it raises (its
     transaction rolled back), and ``TooManyConflicts`` after ``attempts`` lost races.
     """
-    retry = _Retry(None, attempts)
+    retry = _Retry(attempts)
     while True:
         retry.next()
         try:
@@ -150,7 +150,7 @@ async def async_retried(
     attempts: int = DEFAULT_ATTEMPTS,
 ) -> T:
     """``retried`` for an ``AsyncTaskStore`` and an async ``work``."""
-    retry = _Retry(None, attempts)
+    retry = _Retry(attempts)
     while True:
         retry.next()
         try:
@@ -176,8 +176,7 @@ def _attempts(
 ) -> tuple[int, Iterator[_Attempt[T]]]:
     """``attempts`` from ``options`` (checked before anything is read), and the attempts."""
     check_options(options, TransactOptions.__annotations__, "transact()")
-    attempts = options.get("attempts", DEFAULT_ATTEMPTS)
-    _Retry(task_id, attempts)
+    attempts = positive_int("attempts", options.get("attempts", DEFAULT_ATTEMPTS))
     first = _Attempt(task_id, act, 1, options.get("loaded"))
     more = (_Attempt(task_id, act, n, None) for n in itertools.count(2))
     return attempts, itertools.chain([first], more)
@@ -207,8 +206,7 @@ async def _async_once(tx: AsyncTransaction, attempt: _Attempt[T]) -> Outcome[T]:
 class _Retry:
     """The retry decisions, shared by both faces: count attempts, give up after the last."""
 
-    def __init__(self, task_id: str | None, attempts: int) -> None:
-        self._task_id = task_id
+    def __init__(self, attempts: int) -> None:
         self._limit = positive_int("attempts", attempts)
         self._made = 0
 
@@ -220,7 +218,6 @@ class _Retry:
     def lost(self, conflict: StoreConflict) -> None:
         """An attempt lost to another writer: return to try again, or raise after the last."""
         if self._made >= self._limit:
-            task_id = conflict.task_id if self._task_id is None else self._task_id
             raise TooManyConflicts(
-                task_id, conflict.expected, conflict.actual, self._made
+                conflict.task_id, conflict.expected, conflict.actual, self._made
             ) from conflict
