@@ -50,7 +50,7 @@ from tasklife import (
     TaskLifeError,
     TransitionRecord,
 )
-from tasklife.errors import InvalidArgument, interval, positive_int, seconds
+from tasklife.errors import InvalidArgument, interval, positive_int
 from tasklife.store import (
     DEFAULT_ATTEMPTS,
     AsyncTaskStore,
@@ -72,6 +72,7 @@ from tasklife.webhooks import (
     WebhookEvent,
     verify,
 )
+from tasklife.webhooks._receive import check_tolerance
 
 __all__ = [
     "AsyncRemoteReader",
@@ -331,8 +332,7 @@ class _Receiver(Generic[StoreT, HookT, RemoteT]):
         interval("skew", skew)
         positive_int("attempts", attempts)
         positive_int("max_body_bytes", max_body_bytes)
-        if tolerance is not None:  # checked here too, not first at a delivery
-            seconds("tolerance", tolerance, zero=True)
+        check_tolerance(tolerance)  # when made, not first at a delivery
         if refresh is not None and not callable(getattr(refresh, "get_task", None)):
             raise InvalidArgument("refresh", "must have a get_task(task_id) method (a transport)")
         if unknown_task is not None and not callable(unknown_task):

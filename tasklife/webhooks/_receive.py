@@ -27,7 +27,7 @@ from tasklife.webhooks._scheme import (
     signed_seconds,
 )
 
-__all__ = ["Headers", "verify"]
+__all__ = ["Headers", "check_tolerance", "verify"]
 
 Headers: TypeAlias = (
     Mapping[str, str] | Mapping[bytes, bytes] | Iterable[tuple[str | bytes, str | bytes]]
@@ -65,8 +65,8 @@ def verify(
         positive_int("max_body_bytes", max_body_bytes)
     if max_depth is not MAX_DEPTH:
         positive_int("max_depth", max_depth)
-    if tolerance is not DEFAULT_TOLERANCE and tolerance is not None:
-        seconds("tolerance", tolerance, zero=True)
+    if tolerance is not DEFAULT_TOLERANCE:
+        check_tolerance(tolerance)
     if now is not None:
         aware("now", now)
     stamp, signature = _signature_headers(headers)
@@ -87,6 +87,13 @@ def verify(
                 tolerance,
             )
     return event_from(parsed, digest(text))
+
+
+def check_tolerance(tolerance: object) -> None:
+    """``InvalidArgument`` unless ``tolerance`` is None (no age check) or a number of seconds
+    >= 0: what ``verify`` accepts, for a receiver to check once, when it is made."""
+    if tolerance is not None:
+        seconds("tolerance", tolerance, zero=True)
 
 
 def _signature_headers(headers: object) -> tuple[str, str]:
